@@ -1,0 +1,1524 @@
+/*
+ * spf-milter.c - main() and the libmilter side of spf-milter: options,
+ * signals, the listening socket and privileges, logging, the per-connection
+ * HELO -> MAIL FROM procedure, the policy (reject or record), the SMTP
+ * replies and header fields it writes, and the query tool (-q).
+ *
+ * Everything a sender controls (HELO, MAIL FROM, the DNS data it publishes,
+ * exp= text) is cleaned here before it reaches a reply, a header field or a
+ * log line: the evaluator hands it over raw.
+ *
+ * Copyright (C) 2026 the spf-milter authors.  GPL-3.0-or-later.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "spf.h"
+#include "dns.h"
+#include "conf.h"
+
+#ifndef SPF_MILTER_VERSION
+#define SPF_MILTER_VERSION "unknown"
+#endif
+#ifndef SPF_MILTER_CONF
+#define SPF_MILTER_CONF "/etc/spf-milter.conf"
+#endif
+
+/* Longest cleaned value of sender data we copy into a header field, a
+ * reply or a log line: room for a full address, not for a flood. */
+#define VALUE_MAX	320
+/* An SMTP reply line is at most 512 octets (RFC 5321 4.5.3.1.5); code,
+ * enhanced code and separators take the rest. */
+#define REPLY_TEXT_MAX	400
+/* A header field value we build; folded at FOLD_COL. */
+#define HEADER_MAX	2048
+#define FOLD_COL	76
+/* Incoming Authentication-Results we remember for deletion. */
+#define AR_DELETE_MAX	256
+/* Thread stacks: the evaluator keeps its state on the heap. */
+#define THREAD_STACK	(256 * 1024)
+
+/* ================================================================ logging */
+
+static int log_to_stderr = 1;	/* until the config says otherwise */
+static int log_max = LOG_INFO;
+
+static void
+logmsg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+logmsg(int level, const char *fmt, ...)
+{
+	static const char *names[] = {
+		"emerg", "alert", "crit", "error", "warning", "notice",
+		"info", "debug"
+	};
+	char line[2048];
+	va_list ap;
+
+	if (level > log_max)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (log_to_stderr)
+		fprintf(stderr, "spf-milter[%ld]: %s: %s\n", (long)getpid(),
+		    names[level & 7], line);
+	else
+		syslog(level, "%s", line);
+}
+
+/*
+ * Escape anything a sender sent for a log line: printable ASCII but the
+ * backslash stays, every other byte becomes \xHH.  Capped; a cut value
+ * ends in "...".
+ */
+static const char *
+esc(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	if (s == NULL)
+		s = "";
+	for (; *s != '\0' && o + 5 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			buf[o++] = (char)c;
+		else
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", c);
+	}
+	if (*s != '\0' && len > 4)
+		o = len - 4 < o ? len - 4 : o, memcpy(buf + o, "...", 3), o += 3;
+	buf[o] = '\0';
+	return buf;
+}
+
+/* ========================================================= text cleaning */
+
+static int
+is_atext(int c)
+{
+	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+/* A dot-atom of RFC 5322: atext runs separated by single dots. */
+static int
+is_dot_atom(const char *s)
+{
+	int prev_dot = 1;
+
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '.') {
+			if (prev_dot)
+				return 0;
+			prev_dot = 1;
+		} else if (c < 0x80 && is_atext(c)) {
+			prev_dot = 0;
+		} else {
+			return 0;
+		}
+	}
+	return !prev_dot;
+}
+
+/*
+ * A quoted-string of RFC 5322 holding S: '"' and '\' escaped, anything
+ * that is not printable ASCII replaced by '?', capped at VALUE_MAX input
+ * bytes.  No CR/LF can survive, so no header line can be started.
+ */
+static void
+quote_value(const char *s, char *buf, size_t len)
+{
+	size_t o = 0, n = 0;
+
+	buf[o++] = '"';
+	for (; *s != '\0' && n < VALUE_MAX && o + 4 < len; s++, n++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			buf[o++] = '\\';
+		buf[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+}
+
+/* A header value for S: as it is when it is a dot-atom, else quoted. */
+static void
+header_value(const char *s, char *buf, size_t len)
+{
+	if (is_dot_atom(s) && strlen(s) < VALUE_MAX && strlen(s) < len)
+		snprintf(buf, len, "%s", s);
+	else
+		quote_value(s, buf, len);
+}
+
+/*
+ * An address for RFC 8601 smtp.mailfrom: local-part@domain as it is when
+ * both halves are plain dot-atoms, else the whole quoted.
+ */
+static void
+address_value(const char *s, char *buf, size_t len)
+{
+	char local[VALUE_MAX + 1];
+	const char *at = strrchr(s, '@');
+	size_t ll;
+
+	if (at != NULL && strlen(s) < VALUE_MAX && strlen(s) < len) {
+		ll = (size_t)(at - s);
+		memcpy(local, s, ll);
+		local[ll] = '\0';
+		if (is_dot_atom(local) && is_dot_atom(at + 1)) {
+			snprintf(buf, len, "%s", s);
+			return;
+		}
+	}
+	quote_value(s, buf, len);
+}
+
+/* Text inside a header comment: '(' ')' '\' as quoted-pairs, anything not
+ * printable ASCII as '?', capped. */
+static void
+comment_text(const char *s, char *buf, size_t len)
+{
+	size_t o = 0, n = 0;
+
+	for (; *s != '\0' && n < VALUE_MAX && o + 3 < len; s++, n++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '(' || c == ')' || c == '\\')
+			buf[o++] = '\\';
+		buf[o++] = (c > 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	buf[o] = '\0';
+}
+
+/*
+ * Text for smfi_setreply: printable ASCII only (others become '?'), no
+ * CR/LF, every '%' doubled (libmilter and Postfix treat it as a format
+ * character), capped at REPLY_TEXT_MAX.
+ */
+static void
+reply_clean(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	if (len > REPLY_TEXT_MAX)
+		len = REPLY_TEXT_MAX;
+	for (; *s != '\0' && o + 3 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '%') {
+			buf[o++] = '%';
+			buf[o++] = '%';
+		} else {
+			buf[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+		}
+	}
+	buf[o] = '\0';
+}
+
+/* ======================================================== header fields */
+
+/* A header value being built; words are separated by a space or, when the
+ * line would grow past FOLD_COL, by a fold ("\n\t": the MTA adds CR). */
+struct hbuf {
+	char s[HEADER_MAX];
+	size_t len;
+	size_t col;
+};
+
+static void
+hb_init(struct hbuf *b, const char *name)
+{
+	b->s[0] = '\0';
+	b->len = 0;
+	b->col = strlen(name) + 2;
+}
+
+/* Append W; SEP says whether a space (or fold) goes before it.  A value
+ * that does not fit is cut at a word: the field stays well-formed. */
+static void
+hb_word(struct hbuf *b, const char *w, int sep)
+{
+	size_t wl = strlen(w);
+
+	if (b->len + wl + 3 >= sizeof(b->s))
+		return;
+	if (sep && b->len > 0) {
+		if (b->col + 1 + wl > FOLD_COL) {
+			memcpy(b->s + b->len, "\n\t", 2);
+			b->len += 2;
+			b->col = 8;
+		} else {
+			b->s[b->len++] = ' ';
+			b->col++;
+		}
+	}
+	memcpy(b->s + b->len, w, wl + 1);
+	b->len += wl;
+	b->col += wl;
+}
+
+/* Append the words of TEXT (split at spaces) one by one, so a long
+ * comment folds between words. */
+static void
+hb_words(struct hbuf *b, const char *text)
+{
+	char w[HEADER_MAX];
+	const char *p = text;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, " ");
+
+		if (n > 0 && n < sizeof(w)) {
+			memcpy(w, p, n);
+			w[n] = '\0';
+			hb_word(b, w, 1);
+		}
+		p += n;
+		p += strspn(p, " ");
+	}
+}
+
+static void
+hb_pair(struct hbuf *b, const char *key, const char *value)
+{
+	char w[HEADER_MAX];
+
+	snprintf(w, sizeof(w), "%s=%s;", key, value);
+	hb_word(b, w, 1);
+}
+
+/* What a verification was about: the facts a header field records. */
+struct verdict {
+	enum spf_identity identity;
+	const char *ip;		/* client address, text */
+	const char *helo;	/* may be NULL */
+	const char *sender;	/* MAIL FROM as given, "" for <> */
+	struct spf_outcome out;
+};
+
+/* The comment of Received-SPF (RFC 7208 9.1): who said what about whom. */
+static void
+received_comment(const struct verdict *v, const char *receiver,
+    char *buf, size_t len)
+{
+	char who[VALUE_MAX * 2 + 2], rcv[VALUE_MAX * 2 + 2];
+	const char *ip = v->ip;
+
+	comment_text(v->identity == SPF_ID_HELO ? (v->helo ? v->helo : "")
+	    : v->out.sender, who, sizeof(who));
+	comment_text(receiver, rcv, sizeof(rcv));
+	switch (v->out.result) {
+	case SPF_PASS:
+		snprintf(buf, len, "(%s: domain of %s designates %s as "
+		    "permitted sender)", rcv, who, ip);
+		break;
+	case SPF_FAIL:
+		snprintf(buf, len, "(%s: domain of %s does not designate %s as "
+		    "permitted sender)", rcv, who, ip);
+		break;
+	case SPF_SOFTFAIL:
+		snprintf(buf, len, "(%s: domain of transitioning %s does not "
+		    "designate %s as permitted sender)", rcv, who, ip);
+		break;
+	case SPF_NEUTRAL:
+		snprintf(buf, len, "(%s: %s is neither permitted nor denied by "
+		    "domain of %s)", rcv, ip, who);
+		break;
+	case SPF_TEMPERROR:
+		snprintf(buf, len, "(%s: error in processing during lookup of "
+		    "%s)", rcv, who);
+		break;
+	case SPF_PERMERROR:
+		snprintf(buf, len, "(%s: domain of %s has an invalid SPF "
+		    "record)", rcv, who);
+		break;
+	default:
+		snprintf(buf, len, "(%s: domain of %s does not designate "
+		    "permitted sender hosts)", rcv, who);
+		break;
+	}
+}
+
+/* The value of a Received-SPF field (RFC 7208 9.1) for V. */
+static void
+format_received_spf(const struct verdict *v, const char *receiver,
+    struct hbuf *b)
+{
+	char comment[HEADER_MAX], val[VALUE_MAX * 2 + 4];
+
+	hb_init(b, "Received-SPF");
+	hb_word(b, spf_result_name(v->out.result), 0);
+	received_comment(v, receiver, comment, sizeof(comment));
+	hb_words(b, comment);
+	header_value(receiver, val, sizeof(val));
+	hb_pair(b, "receiver", val);
+	header_value(v->ip, val, sizeof(val));
+	hb_pair(b, "client-ip", val);
+	quote_value(v->out.sender, val, sizeof(val));
+	hb_pair(b, "envelope-from", val);
+	if (v->helo != NULL && v->helo[0] != '\0') {
+		header_value(v->helo, val, sizeof(val));
+		hb_pair(b, "helo", val);
+	}
+	hb_pair(b, "identity", v->identity == SPF_ID_HELO ? "helo" : "mailfrom");
+	if (v->out.problem[0] != '\0') {
+		quote_value(v->out.problem, val, sizeof(val));
+		hb_pair(b, "problem", val);
+	} else if (v->out.mechanism[0] != '\0') {
+		header_value(v->out.mechanism, val, sizeof(val));
+		hb_pair(b, "mechanism", val);
+	}
+	/* The last pair's ';' is optional; drop it for a tidy field. */
+	if (b->len > 0 && b->s[b->len - 1] == ';')
+		b->s[--b->len] = '\0';
+}
+
+/* The value of an Authentication-Results field (RFC 8601) recording the
+ * N verdicts in V. */
+static void
+format_auth_results(const struct verdict *v, int n, const char *authserv_id,
+    struct hbuf *b)
+{
+	char val[VALUE_MAX * 2 + 4], w[VALUE_MAX * 2 + 32];
+	int i;
+
+	hb_init(b, "Authentication-Results");
+	header_value(authserv_id, val, sizeof(val));
+	snprintf(w, sizeof(w), "%s;", val);
+	hb_word(b, w, 0);
+	for (i = 0; i < n; i++) {
+		snprintf(w, sizeof(w), "spf=%s", spf_result_name(v[i].out.result));
+		hb_word(b, w, 1);
+		if (v[i].identity == SPF_ID_HELO) {
+			header_value(v[i].helo ? v[i].helo : "", val, sizeof(val));
+			snprintf(w, sizeof(w), "smtp.helo=%s%s", val,
+			    i + 1 < n ? ";" : "");
+		} else {
+			address_value(v[i].out.sender, val, sizeof(val));
+			snprintf(w, sizeof(w), "smtp.mailfrom=%s%s", val,
+			    i + 1 < n ? ";" : "");
+		}
+		hb_word(b, w, 1);
+	}
+}
+
+/*
+ * The authserv-id an incoming Authentication-Results value starts with
+ * (RFC 8601 2.2: CFWS, then a value: token or quoted-string).  Returns 0
+ * and the id in BUF, or -1 when the value is malformed.
+ */
+static int
+ar_authserv_id(const char *v, char *buf, size_t len)
+{
+	size_t o = 0;
+	int depth;
+
+	for (;;) {	/* skip CFWS; comments nest */
+		while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+			v++;
+		if (*v != '(')
+			break;
+		for (depth = 0; *v != '\0'; v++) {
+			if (*v == '\\' && v[1] != '\0')
+				v++;
+			else if (*v == '(')
+				depth++;
+			else if (*v == ')' && --depth == 0) {
+				v++;
+				break;
+			}
+		}
+	}
+	if (*v == '"') {
+		for (v++; *v != '\0' && *v != '"'; v++) {
+			if (*v == '\\' && v[1] != '\0')
+				v++;
+			if (o + 1 >= len)
+				return -1;
+			buf[o++] = *v;
+		}
+		if (*v != '"')
+			return -1;
+	} else {
+		for (; *v != '\0' && strchr(" \t\r\n;(", *v) == NULL; v++) {
+			if (o + 1 >= len)
+				return -1;
+			buf[o++] = *v;
+		}
+	}
+	buf[o] = '\0';
+	return o > 0 ? 0 : -1;
+}
+
+/* ==================================================== configuration state */
+
+static const char *conf_path = SPF_MILTER_CONF;
+static struct conf_override overrides[4];
+static size_t noverrides;
+
+/* The snapshot new connections take; swapped by a reload.  gen counts the
+ * swaps so per-thread resolvers notice a new DNS configuration. */
+static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conf *conf_current;
+static unsigned conf_gen;
+
+static struct conf *
+conf_take(unsigned *gen)
+{
+	struct conf *c;
+
+	pthread_mutex_lock(&conf_lock);
+	c = conf_ref(conf_current);
+	*gen = conf_gen;
+	pthread_mutex_unlock(&conf_lock);
+	return c;
+}
+
+static void
+log_configure(const struct conf *c)
+{
+	log_max = c->log_level;
+	if (c->log_destination == CONF_LOG_SYSLOG) {
+		if (log_to_stderr)
+			openlog("spf-milter", LOG_PID, c->syslog_facility);
+		log_to_stderr = 0;
+	} else {
+		log_to_stderr = 1;
+	}
+}
+
+static int
+str_differs(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") != 0;
+}
+
+/* SIGUSR1: load the file again; keep the old snapshot when it is bad. */
+static void
+reload(void)
+{
+	char *errs = NULL, *line, *save = NULL, e[512];
+	size_t errlen = 0;
+	FILE *ef = open_memstream(&errs, &errlen);
+	struct conf *c, *old;
+
+	c = conf_load_overrides(conf_path, overrides, noverrides, ef);
+	if (ef != NULL)
+		fclose(ef);
+	if (c == NULL) {
+		logmsg(LOG_ERR, "reload of %s failed, the old configuration "
+		    "stays in effect:", esc(conf_path, e, sizeof(e)));
+		for (line = errs ? strtok_r(errs, "\n", &save) : NULL;
+		    line != NULL; line = strtok_r(NULL, "\n", &save))
+			logmsg(LOG_ERR, "%s", esc(line, e, sizeof(e)));
+		free(errs);
+		return;
+	}
+	free(errs);
+	pthread_mutex_lock(&conf_lock);
+	old = conf_current;
+	conf_current = c;
+	conf_gen++;
+	pthread_mutex_unlock(&conf_lock);
+	if (str_differs(old->socket, c->socket))
+		logmsg(LOG_WARNING, "reload: socket changed; it takes a "
+		    "restart to listen on the new one");
+	if (str_differs(old->user, c->user))
+		logmsg(LOG_WARNING, "reload: user changed; it takes a restart "
+		    "to run as the new one");
+	log_configure(c);
+	conf_unref(old);
+	logmsg(LOG_INFO, "configuration reloaded from %s",
+	    esc(conf_path, e, sizeof(e)));
+}
+
+/* The thread that turns SIGUSR1 into a reload.  libmilter's own signal
+ * thread waits for HUP, TERM and INT; all five stay blocked elsewhere. */
+static void *
+signal_thread(void *arg)
+{
+	sigset_t set;
+	int sig;
+
+	(void)arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGUSR1)
+			reload();
+	}
+	return NULL;
+}
+
+/* ================================================= per-thread resolvers */
+
+/* One udns context per thread (dns.h): libmilter runs a connection's
+ * callbacks on whichever worker is free, so the resolver goes with the
+ * thread, and is made again when a reload changed the DNS settings. */
+struct thread_dns {
+	struct dns *d;
+	unsigned gen;
+};
+
+static pthread_key_t dns_key;
+
+static void
+thread_dns_free(void *p)
+{
+	struct thread_dns *t = p;
+
+	if (t != NULL && t->d != NULL)
+		dns_free(t->d);
+	free(t);
+}
+
+static struct dns *
+dns_from_conf(const struct conf *c)
+{
+	struct dns_config dc;
+	size_t i;
+
+	memset(&dc, 0, sizeof(dc));
+	for (i = 0; i < c->ndns_servers && i < DNS_MAX_SERVERS; i++)
+		dc.servers[i] = c->dns_servers[i];
+	dc.nservers = (unsigned)i;
+	dc.timeout_ms = c->dns_timeout_ms;
+	return dns_new(&dc);
+}
+
+/* The calling thread's resolver for snapshot C of generation GEN. */
+static struct dns *
+thread_dns(const struct conf *c, unsigned gen)
+{
+	struct thread_dns *t = pthread_getspecific(dns_key);
+
+	if (t == NULL) {
+		if ((t = calloc(1, sizeof(*t))) == NULL)
+			return NULL;
+		if (pthread_setspecific(dns_key, t) != 0) {
+			free(t);
+			return NULL;
+		}
+	}
+	if (t->d != NULL && t->gen != gen) {
+		dns_free(t->d);
+		t->d = NULL;
+	}
+	if (t->d == NULL) {
+		t->d = dns_from_conf(c);
+		t->gen = gen;
+	}
+	return t->d;
+}
+
+/* ============================================================ sessions */
+
+struct session {
+	struct conf *conf;	/* the snapshot taken at connect */
+	unsigned gen;
+	unsigned noreply;	/* SMFIP_NR_* the MTA agreed to */
+	int verify;		/* 0: trusted or unusable client address */
+	int trusted;
+	int family;
+	unsigned char ip[16];
+	char ipstr[INET6_ADDRSTRLEN];
+	char *helo;
+	int helo_valid;		/* a domain name that can be verified */
+	int helo_done;		/* helo_out holds this HELO's result */
+	struct spf_outcome helo_out;
+	/* per message */
+	char *sender;
+	int skip;		/* authenticated or skip_senders */
+	struct verdict v[2];
+	int nv;
+	int final;		/* index into v of the result that counts */
+	int ar_seen;		/* incoming Authentication-Results so far */
+	int ar_del[AR_DELETE_MAX];	/* their 1-based indices to delete */
+	int nar_del;
+};
+
+static void
+message_reset(struct session *s)
+{
+	free(s->sender);
+	s->sender = NULL;
+	s->skip = 0;
+	s->nv = 0;
+	s->final = -1;
+	s->ar_seen = 0;
+	s->nar_del = 0;
+}
+
+static sfsistat
+noreply(const struct session *s, unsigned flag)
+{
+	return (s != NULL && (s->noreply & flag)) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+static const char *
+queue_id(SMFICTX *ctx)
+{
+	const char *id = smfi_getsymval(ctx, "i");
+
+	return id != NULL && *id != '\0' ? id : "NOQUEUE";
+}
+
+/* ============================================================ callbacks */
+
+static sfsistat
+cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	/* Steps we never look at, and those where we never answer. */
+	const unsigned long skip = SMFIP_NORCPT | SMFIP_NOBODY |
+	    SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH;
+	const unsigned long nr = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR;
+	struct session *s = calloc(1, sizeof(*s));
+
+	(void)f2;
+	(void)f3;
+	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS);
+	*pf1 = f1 & skip;
+	if (s != NULL) {
+		s->noreply = (unsigned)(f1 & nr);
+		*pf1 |= s->noreply;
+		s->final = -1;
+		if (smfi_setpriv(ctx, s) != MI_SUCCESS) {
+			free(s);
+			*pf1 &= ~nr;
+		}
+	}
+	*pf2 = 0;
+	*pf3 = 0;
+	return SMFIS_CONTINUE;
+}
+
+/* The client's address from the connect callback's sockaddr: IPv4, IPv6
+ * (IPv4-mapped becomes IPv4).  -1 for anything else. */
+static int
+client_address(struct session *s, const struct sockaddr *sa)
+{
+	if (sa == NULL)
+		return -1;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		s->family = AF_INET;
+		memcpy(s->ip, &in->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+			s->family = AF_INET;
+			memcpy(s->ip, in6->sin6_addr.s6_addr + 12, 4);
+		} else {
+			s->family = AF_INET6;
+			memcpy(s->ip, &in6->sin6_addr, 16);
+		}
+	} else {
+		return -1;
+	}
+	spf_ip_text(s->family, s->ip, s->ipstr, sizeof(s->ipstr));
+	return 0;
+}
+
+static sfsistat
+cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+{
+	struct session *s = smfi_getpriv(ctx);
+	char e[512];
+
+	if (s == NULL) {
+		/* No negotiate callback ran (old MTA) or it had no memory. */
+		if ((s = calloc(1, sizeof(*s))) == NULL ||
+		    smfi_setpriv(ctx, s) != MI_SUCCESS) {
+			free(s);
+			logmsg(LOG_ERR, "out of memory at connect");
+			return SMFIS_TEMPFAIL;
+		}
+		s->final = -1;
+	}
+	s->conf = conf_take(&s->gen);
+	if (client_address(s, hostaddr) != 0) {
+		logmsg(LOG_INFO, "client %s has no IPv4 or IPv6 address, "
+		    "not verified", esc(hostname, e, sizeof(e)));
+		return noreply(s, SMFIP_NR_CONN);
+	}
+	if (conf_trusted_ip(s->conf, s->family, s->ip)) {
+		s->trusted = 1;
+		logmsg(LOG_DEBUG, "client %s is in trusted_networks, not "
+		    "verified", s->ipstr);
+		return noreply(s, SMFIP_NR_CONN);
+	}
+	s->verify = 1;
+	return noreply(s, SMFIP_NR_CONN);
+}
+
+/* The HELO/EHLO name, kept per connection; its SPF result is cached until
+ * the client names itself differently. */
+static sfsistat
+cb_helo(SMFICTX *ctx, char *name)
+{
+	struct session *s = smfi_getpriv(ctx);
+	size_t len;
+
+	if (s == NULL)
+		return SMFIS_CONTINUE;
+	if (name == NULL)
+		name = "";
+	message_reset(s);
+	if (s->helo != NULL && strcmp(s->helo, name) == 0)
+		return noreply(s, SMFIP_NR_HELO);
+	free(s->helo);
+	len = strlen(name);
+	/* An overlong name is no domain; keep enough of it to report. */
+	s->helo = strndup(name, len > VALUE_MAX ? VALUE_MAX : len);
+	s->helo_valid = s->helo != NULL && len <= VALUE_MAX &&
+	    spf_valid_domain(s->helo);
+	s->helo_done = 0;
+	return noreply(s, SMFIP_NR_HELO);
+}
+
+/* MAIL FROM's address without angle brackets or a source route. */
+static char *
+sender_address(const char *arg)
+{
+	const char *p = arg, *end;
+	size_t len;
+
+	if (*p == '<')
+		p++;
+	if (*p == '@' && (end = strchr(p, ':')) != NULL)
+		p = end + 1;	/* RFC 5321 4.1.2 source route */
+	len = strlen(p);
+	if (len > 0 && p[len - 1] == '>')
+		len--;
+	if (len > 1024)
+		len = 1024;
+	return strndup(p, len);
+}
+
+/* Run check_host() for IDENTITY into V. */
+static void
+verify(struct session *s, enum spf_identity identity, struct verdict *v)
+{
+	struct spf_request req;
+	struct spf_resolver res;
+	struct dns *d;
+
+	memset(v, 0, sizeof(*v));
+	v->identity = identity;
+	v->ip = s->ipstr;
+	v->helo = s->helo;
+	v->sender = s->sender ? s->sender : "";
+	if (identity == SPF_ID_HELO && !s->helo_valid) {
+		/* An IP literal or a non-domain HELO: nothing to verify. */
+		v->out.result = SPF_NONE;
+		snprintf(v->out.domain, sizeof(v->out.domain), "%s",
+		    s->helo ? s->helo : "");
+		return;
+	}
+	memset(&req, 0, sizeof(req));
+	req.family = s->family;
+	memcpy(req.ip, s->ip, sizeof(req.ip));
+	req.identity = identity;
+	req.sender = v->sender;
+	req.helo = s->helo;
+	req.receiver = s->conf->hostname;
+	if ((d = thread_dns(s->conf, s->gen)) == NULL) {
+		v->out.result = SPF_TEMPERROR;
+		snprintf(v->out.problem, sizeof(v->out.problem),
+		    "no DNS resolver available");
+		logmsg(LOG_ERR, "cannot set up a DNS resolver");
+		return;
+	}
+	dns_deadline(d, s->conf->dns_timeout_ms);
+	dns_resolver(d, &res);
+	spf_check(&req, &res, &v->out);
+}
+
+/* The SMTP reply for V's result: configured code, enhanced code and text,
+ * the sender's explanation cleaned before it goes in. */
+static sfsistat
+reply(SMFICTX *ctx, struct session *s, const struct verdict *v)
+{
+	const struct conf_reply *r = &s->conf->reply[v->out.result];
+	char exp[REPLY_TEXT_MAX], dom[REPLY_TEXT_MAX];
+	char text[SPF_EXPLANATION_MAX + 2 * INET6_ADDRSTRLEN + 300];
+	char status[sizeof(r->status)], code[sizeof(r->code)], e[1024];
+	size_t n, pct;
+
+	exp[0] = '\0';
+	if (v->out.result == SPF_FAIL) {
+		if (strcmp(v->out.explanation, SPF_DEFAULT_EXPLANATION) == 0)
+			snprintf(text, sizeof(text), "%s is not a permitted "
+			    "sender for %s", v->ip, v->out.domain);
+		else
+			snprintf(text, sizeof(text), "%s", v->out.explanation);
+		reply_clean(text, exp, sizeof(exp));
+	}
+	reply_clean(v->out.domain, dom, sizeof(dom));
+	conf_reply_expand(s->conf, v->out.result, exp, dom, text, REPLY_TEXT_MAX);
+	/* A cut may leave half a "%%": drop a lone trailing '%'. */
+	n = strlen(text);
+	for (pct = 0; pct < n && text[n - 1 - pct] == '%'; pct++)
+		;
+	if (pct % 2)
+		text[n - 1] = '\0';
+	snprintf(code, sizeof(code), "%s", r->code);
+	snprintf(status, sizeof(status), "%s", r->status);
+	/* Postfix ignores a reply whose classes differ: never send one. */
+	if (status[0] != code[0])
+		status[0] = code[0];
+	if (s->conf->dry_run) {
+		logmsg(LOG_INFO, "%s: dry run: would reply %s %s %s",
+		    s->ipstr, code, status, esc(text, e, sizeof(e)));
+		return SMFIS_CONTINUE;
+	}
+	if (smfi_setreply(ctx, code, status, text[0] ? text : NULL) != MI_SUCCESS)
+		logmsg(LOG_WARNING, "%s: the MTA refused the reply %s %s %s",
+		    s->ipstr, code, status, esc(text, e, sizeof(e)));
+	return code[0] == '4' ? SMFIS_TEMPFAIL : SMFIS_REJECT;
+}
+
+static void
+log_verdict(SMFICTX *ctx, const struct session *s, const struct verdict *v,
+    const char *action)
+{
+	char e1[VALUE_MAX * 4 + 8], e2[VALUE_MAX * 4 + 8], e3[1100];
+	const char *what = v->out.problem[0] ? "problem" : "mechanism";
+	const char *detail = v->out.problem[0] ? v->out.problem : v->out.mechanism;
+
+	logmsg(LOG_INFO, "%s: client=%s identity=%s %s=%s domain=%s "
+	    "result=%s %s=\"%s\" action=%s", queue_id(ctx), s->ipstr,
+	    v->identity == SPF_ID_HELO ? "helo" : "mailfrom",
+	    v->identity == SPF_ID_HELO ? "helo" : "sender",
+	    esc(v->identity == SPF_ID_HELO ? v->helo : v->sender, e1, sizeof(e1)),
+	    esc(v->out.domain, e2, sizeof(e2)), spf_result_name(v->out.result),
+	    what, esc(detail, e3, sizeof(e3)), action);
+}
+
+/* Apply the policy to V: reject when its result is in REJECT_SET. */
+static sfsistat
+decide(SMFICTX *ctx, struct session *s, const struct verdict *v,
+    unsigned reject_set, int definitive)
+{
+	const char *code = s->conf->reply[v->out.result].code;
+	const char *action;
+
+	if (reject_set & CONF_RESULT_BIT(v->out.result)) {
+		if (s->conf->dry_run)
+			action = "none (dry run: reject)";
+		else
+			action = code[0] == '4' ? "tempfail" : "reject";
+	} else {
+		action = definitive ? "accept (definitive)" : "accept";
+	}
+	log_verdict(ctx, s, v, action);
+	if (reject_set & CONF_RESULT_BIT(v->out.result))
+		return reply(ctx, s, v);
+	return SMFIS_CONTINUE;
+}
+
+/* The HELO identity, verified once per HELO name; CONTINUE, or the
+ * rejection. *DEFINITIVE is set when MAIL FROM need not be verified. */
+static sfsistat
+procedure_helo(SMFICTX *ctx, struct session *s, int *definitive)
+{
+	struct verdict *v = &s->v[s->nv];
+	sfsistat r;
+
+	if (s->helo_done) {
+		memset(v, 0, sizeof(*v));
+		v->identity = SPF_ID_HELO;
+		v->ip = s->ipstr;
+		v->helo = s->helo;
+		v->sender = s->sender;
+		v->out = s->helo_out;
+	} else {
+		verify(s, SPF_ID_HELO, v);
+		s->helo_out = v->out;
+		s->helo_done = 1;
+	}
+	s->final = s->nv++;
+	*definitive = (s->conf->definitive_helo_results &
+	    CONF_RESULT_BIT(v->out.result)) != 0;
+	r = decide(ctx, s, v, s->conf->reject_helo_results, *definitive);
+	return r;
+}
+
+static sfsistat
+cb_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct session *s = smfi_getpriv(ctx);
+	const char *auth;
+	char e[VALUE_MAX * 4 + 8];
+	int definitive = 0;
+	sfsistat r;
+
+	if (s == NULL || argv == NULL || argv[0] == NULL)
+		return SMFIS_CONTINUE;
+	message_reset(s);
+	if ((s->sender = sender_address(argv[0])) == NULL) {
+		logmsg(LOG_ERR, "out of memory at MAIL FROM");
+		return SMFIS_TEMPFAIL;
+	}
+	if (!s->verify)
+		return SMFIS_CONTINUE;
+	auth = smfi_getsymval(ctx, "{auth_authen}");
+	if (auth != NULL && *auth != '\0' &&
+	    s->conf->trust_authenticated_senders) {
+		s->skip = 1;
+		logmsg(LOG_INFO, "%s: client=%s authenticated as %s, not "
+		    "verified", queue_id(ctx), s->ipstr, esc(auth, e, sizeof(e)));
+		return SMFIS_CONTINUE;
+	}
+	if (conf_skip_sender(s->conf, s->sender)) {
+		s->skip = 1;
+		logmsg(LOG_INFO, "%s: client=%s sender=%s in skip_senders, not "
+		    "verified", queue_id(ctx), s->ipstr,
+		    esc(s->sender, e, sizeof(e)));
+		return SMFIS_CONTINUE;
+	}
+	if (s->conf->verify_helo && s->helo != NULL) {
+		r = procedure_helo(ctx, s, &definitive);
+		if (r != SMFIS_CONTINUE || definitive)
+			return r;
+	}
+	verify(s, SPF_ID_MAILFROM, &s->v[s->nv]);
+	s->final = s->nv++;
+	return decide(ctx, s, &s->v[s->final], s->conf->reject_results, 0);
+}
+
+/* Remember incoming Authentication-Results that claim to be ours. */
+static sfsistat
+cb_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct session *s = smfi_getpriv(ctx);
+	char id[256], e[512];
+
+	if (s == NULL || name == NULL || value == NULL ||
+	    strcasecmp(name, "Authentication-Results") != 0)
+		return noreply(s, SMFIP_NR_HDR);
+	s->ar_seen++;
+	if (!s->conf->delete_incoming_authentication_results || s->trusted ||
+	    ar_authserv_id(value, id, sizeof(id)) != 0 ||
+	    strcasecmp(id, s->conf->authserv_id) != 0)
+		return noreply(s, SMFIP_NR_HDR);
+	if (s->nar_del < AR_DELETE_MAX)
+		s->ar_del[s->nar_del++] = s->ar_seen;
+	else
+		logmsg(LOG_WARNING, "%s: more than %d forged "
+		    "Authentication-Results, keeping the rest: %s",
+		    queue_id(ctx), AR_DELETE_MAX, esc(value, e, sizeof(e)));
+	return noreply(s, SMFIP_NR_HDR);
+}
+
+static void
+insert_header(SMFICTX *ctx, const char *name, const struct hbuf *b)
+{
+	char e[HEADER_MAX * 4];
+
+	if (smfi_insheader(ctx, 0, (char *)name, (char *)b->s) != MI_SUCCESS)
+		logmsg(LOG_WARNING, "%s: cannot insert %s: %s", queue_id(ctx),
+		    name, esc(b->s, e, sizeof(e)));
+}
+
+/* The header fields of the configured kinds, configured order top-down. */
+static void
+add_headers(SMFICTX *ctx, struct session *s)
+{
+	const struct conf *c = s->conf;
+	const struct verdict *list[2];
+	struct verdict ar[2];
+	struct hbuf b;
+	size_t k;
+	int n = 0, i;
+
+	if (c->include_all_results && s->nv == 2)
+		list[n++] = &s->v[0];
+	if (s->final >= 0 && (n == 0 || list[0] != &s->v[s->final]))
+		list[n++] = &s->v[s->final];
+	if (n == 0)
+		return;
+	for (k = c->nheader; k-- > 0;) {
+		if (c->header[k] == CONF_HEADER_AUTHENTICATION_RESULTS) {
+			for (i = 0; i < n; i++)
+				ar[i] = *list[i];
+			format_auth_results(ar, n, c->authserv_id, &b);
+			insert_header(ctx, "Authentication-Results", &b);
+		} else if (c->header[k] == CONF_HEADER_RECEIVED_SPF) {
+			for (i = n; i-- > 0;) {
+				format_received_spf(list[i], c->hostname, &b);
+				insert_header(ctx, "Received-SPF", &b);
+			}
+		}
+	}
+}
+
+static sfsistat
+cb_eom(SMFICTX *ctx)
+{
+	struct session *s = smfi_getpriv(ctx);
+	int i;
+
+	if (s == NULL)
+		return SMFIS_CONTINUE;
+	if (s->conf->dry_run) {
+		if (s->nar_del > 0)
+			logmsg(LOG_INFO, "%s: dry run: would delete %d forged "
+			    "Authentication-Results", queue_id(ctx), s->nar_del);
+		message_reset(s);
+		return SMFIS_CONTINUE;
+	}
+	/* Highest index first, so no deletion moves the next one, and before
+	 * our own field is inserted, which would count. */
+	for (i = s->nar_del; i-- > 0;) {
+		if (smfi_chgheader(ctx, "Authentication-Results",
+		    s->ar_del[i], NULL) != MI_SUCCESS)
+			logmsg(LOG_WARNING, "%s: cannot delete "
+			    "Authentication-Results #%d", queue_id(ctx),
+			    s->ar_del[i]);
+		else
+			logmsg(LOG_INFO, "%s: deleted forged "
+			    "Authentication-Results #%d", queue_id(ctx),
+			    s->ar_del[i]);
+	}
+	if (!s->skip && s->nv > 0)
+		add_headers(ctx, s);
+	message_reset(s);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_abort(SMFICTX *ctx)
+{
+	struct session *s = smfi_getpriv(ctx);
+
+	if (s != NULL)
+		message_reset(s);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_close(SMFICTX *ctx)
+{
+	struct session *s = smfi_getpriv(ctx);
+
+	if (s == NULL)
+		return SMFIS_CONTINUE;
+	message_reset(s);
+	free(s->helo);
+	if (s->conf != NULL)
+		conf_unref(s->conf);
+	free(s);
+	smfi_setpriv(ctx, NULL);
+	return SMFIS_CONTINUE;
+}
+
+/* ======================================================= the query tool */
+
+/* Trace lines, kept until the result line has been printed. */
+struct trace {
+	char *buf;
+	size_t len, cap;
+	int cut;
+};
+
+#define TRACE_MAX	(1024 * 1024)
+
+static void
+trace_line(void *arg, const char *line)
+{
+	struct trace *t = arg;
+	char e[2048];
+	size_t n;
+	char *nb;
+
+	esc(line, e, sizeof(e));
+	n = strlen(e) + 1;
+	if (t->len + n + 1 > TRACE_MAX) {
+		t->cut = 1;
+		return;
+	}
+	if (t->len + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 4096;
+
+		while (cap < t->len + n + 1)
+			cap *= 2;
+		if ((nb = realloc(t->buf, cap)) == NULL) {
+			t->cut = 1;
+			return;
+		}
+		t->buf = nb;
+		t->cap = cap;
+	}
+	memcpy(t->buf + t->len, e, n - 1);
+	t->buf[t->len + n - 1] = '\n';
+	t->len += n;
+	t->buf[t->len] = '\0';
+}
+
+/* An argument that could never come from SMTP: a control byte in it. */
+static int
+malformed_arg(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+static int
+query(const struct conf *c, const char *ip, const char *sender,
+    const char *helo)
+{
+	struct spf_request req;
+	struct spf_resolver res;
+	struct trace t = { NULL, 0, 0, 0 };
+	struct verdict v;
+	struct hbuf b;
+	struct dns *d;
+	char e[SPF_EXPLANATION_MAX * 4 + 8];
+
+	memset(&req, 0, sizeof(req));
+	if (spf_request_set_ip(&req, ip) != 0) {
+		fprintf(stderr, "spf-milter: -q: not an IPv4 or IPv6 address: "
+		    "%s\n", esc(ip, e, sizeof(e)));
+		return SPF_MILTER_EXIT_USAGE;
+	}
+	if (malformed_arg(sender) || malformed_arg(helo)) {
+		fprintf(stderr, "spf-milter: -q: control character in "
+		    "SENDER or HELO\n");
+		return SPF_MILTER_EXIT_USAGE;
+	}
+	if ((d = dns_from_conf(c)) == NULL) {
+		fprintf(stderr, "spf-milter: -q: cannot set up the DNS "
+		    "resolver\n");
+		return SPF_MILTER_EXIT_RUNTIME;
+	}
+	req.identity = SPF_ID_MAILFROM;
+	req.sender = sender;
+	req.helo = helo;
+	req.receiver = c->hostname;
+	req.trace = trace_line;
+	req.trace_arg = &t;
+	memset(&v, 0, sizeof(v));
+	v.identity = SPF_ID_MAILFROM;
+	v.helo = helo;
+	v.sender = sender;
+	dns_deadline(d, c->dns_timeout_ms);
+	dns_resolver(d, &res);
+	spf_check(&req, &res, &v.out);
+	dns_free(d);
+	{
+		char ipbuf[INET6_ADDRSTRLEN];
+
+		v.ip = spf_ip_text(req.family, req.ip, ipbuf, sizeof(ipbuf));
+		printf("%s\n", spf_result_name(v.out.result));
+		if (v.out.result == SPF_FAIL)
+			printf("explanation: %s\n",
+			    esc(v.out.explanation, e, sizeof(e)));
+		format_received_spf(&v, c->hostname, &b);
+		printf("Received-SPF: %s\n", b.s);
+	}
+	if (t.buf != NULL)
+		fputs(t.buf, stdout);
+	if (t.cut)
+		printf("(trace cut)\n");
+	free(t.buf);
+	return fflush(stdout) == 0 ? SPF_MILTER_EXIT_OK : SPF_MILTER_EXIT_RUNTIME;
+}
+
+/* ================================================================= main */
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: spf-milter [-n] [-c FILE] [-p SOCKET] [-l syslog|stderr] "
+	    "[-L LEVEL]\n"
+	    "       spf-milter -t [-c FILE] [options]\n"
+	    "       spf-milter [-c FILE] -q IP SENDER HELO\n"
+	    "       spf-milter -V | -h\n"
+	    "  -c FILE    configuration file (default %s)\n"
+	    "  -p SOCKET  listen on SOCKET (unix:PATH, inet:PORT@HOST, "
+	    "inet6:PORT@HOST)\n"
+	    "  -n         dry run: log what would be done, change nothing\n"
+	    "  -l DEST    log to syslog or stderr\n"
+	    "  -L LEVEL   log level: error, warn, info, debug\n"
+	    "  -t         check the configuration and print it\n"
+	    "  -q         query: print the SPF result for IP, SENDER "
+	    "(may be \"\"), HELO\n"
+	    "  -V         print the version\n"
+	    "  -h         this help\n", SPF_MILTER_CONF);
+}
+
+static struct smfiDesc milter = {
+	.xxfi_name = "spf-milter",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS,
+	.xxfi_connect = cb_connect,
+	.xxfi_helo = cb_helo,
+	.xxfi_envfrom = cb_envfrom,
+	.xxfi_header = cb_header,
+	.xxfi_eom = cb_eom,
+	.xxfi_abort = cb_abort,
+	.xxfi_close = cb_close,
+	.xxfi_negotiate = cb_negotiate,
+};
+
+/* A unix socket gets the configured mode and the service user as owner,
+ * so that the MTA (in that user's group) can connect. */
+static int
+socket_permissions(const struct conf *c, const struct passwd *pw)
+{
+	const char *path;
+
+	if (strncmp(c->socket, "unix:", 5) != 0)
+		return 0;
+	path = c->socket + 5;
+	if (chmod(path, c->socket_mode) != 0) {
+		logmsg(LOG_ERR, "chmod %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (pw != NULL && chown(path, pw->pw_uid, pw->pw_gid) != 0) {
+		logmsg(LOG_ERR, "chown %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+lookup_user(const char *user, struct passwd **pw)
+{
+	*pw = NULL;
+	if (user == NULL || *user == '\0')
+		return 0;
+	if ((*pw = getpwnam(user)) == NULL) {
+		char *end;
+		unsigned long uid = strtoul(user, &end, 10);
+
+		if (*end == '\0' && end != user)
+			*pw = getpwuid((uid_t)uid);
+	}
+	if (*pw == NULL) {
+		logmsg(LOG_ERR, "user %s does not exist", user);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+drop_privileges(const struct passwd *pw)
+{
+	if (pw == NULL)
+		return 0;
+	if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		logmsg(LOG_ERR, "cannot switch to user %s: %s", pw->pw_name,
+		    strerror(errno));
+		return -1;
+	}
+	if (pw->pw_uid != 0 && setuid(0) == 0) {
+		logmsg(LOG_ERR, "could switch back to root: refusing to run");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+start_threads(void)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	sigset_t set;
+	int err;
+
+	/* Before any thread: every thread inherits the mask, so only the
+	 * sigwait threads ever see these signals. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if ((err = pthread_sigmask(SIG_BLOCK, &set, NULL)) != 0) {
+		logmsg(LOG_ERR, "pthread_sigmask: %s", strerror(err));
+		return -1;
+	}
+	if (pthread_attr_init(&attr) == 0) {
+		/* libmilter's workers inherit a small stack. */
+		if (pthread_attr_setstacksize(&attr, THREAD_STACK) == 0)
+			pthread_setattr_default_np(&attr);
+		pthread_attr_destroy(&attr);
+	}
+	if ((err = pthread_key_create(&dns_key, thread_dns_free)) != 0 ||
+	    (err = pthread_create(&tid, NULL, signal_thread, NULL)) != 0) {
+		logmsg(LOG_ERR, "cannot start the signal thread: %s",
+		    strerror(err));
+		return -1;
+	}
+	pthread_detach(tid);
+	return 0;
+}
+
+static int
+run_milter(void)
+{
+	struct passwd *pw;
+	char e[512];
+
+	log_configure(conf_current);
+	if (start_threads() != 0)
+		return SPF_MILTER_EXIT_RUNTIME;
+	if (lookup_user(conf_current->user, &pw) != 0)
+		return SPF_MILTER_EXIT_RUNTIME;
+	if (smfi_setconn(conf_current->socket) != MI_SUCCESS ||
+	    smfi_register(milter) != MI_SUCCESS) {
+		logmsg(LOG_ERR, "libmilter refused socket %s",
+		    esc(conf_current->socket, e, sizeof(e)));
+		return SPF_MILTER_EXIT_RUNTIME;
+	}
+	if (smfi_opensocket(1) != MI_SUCCESS) {
+		logmsg(LOG_ERR, "cannot open socket %s",
+		    esc(conf_current->socket, e, sizeof(e)));
+		return SPF_MILTER_EXIT_RUNTIME;
+	}
+	if (socket_permissions(conf_current, pw) != 0 ||
+	    drop_privileges(pw) != 0)
+		return SPF_MILTER_EXIT_RUNTIME;
+	logmsg(LOG_INFO, "spf-milter %s listening on %s%s", SPF_MILTER_VERSION,
+	    esc(conf_current->socket, e, sizeof(e)),
+	    conf_current->dry_run ? " (dry run)" : "");
+	if (smfi_main() != MI_SUCCESS) {
+		logmsg(LOG_ERR, "libmilter stopped with an error");
+		return SPF_MILTER_EXIT_RUNTIME;
+	}
+	logmsg(LOG_INFO, "spf-milter stopped");
+	return SPF_MILTER_EXIT_OK;
+}
+
+static int
+add_override(const char *key, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < noverrides; i++)
+		if (strcmp(overrides[i].key, key) == 0)
+			break;
+	if (i == sizeof(overrides) / sizeof(overrides[0]))
+		return -1;
+	overrides[i].key = key;
+	overrides[i].value = value;
+	if (i == noverrides)
+		noverrides++;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	int ch, test = 0, q = 0, explicit_conf = 0, rc;
+	struct conf *c;
+	const char *path;
+
+	while ((ch = getopt(argc, argv, "+c:p:nl:L:tqVh")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf_path = optarg;
+			explicit_conf = 1;
+			break;
+		case 'p':
+			add_override("socket", optarg);
+			break;
+		case 'n':
+			add_override("dry_run", "yes");
+			break;
+		case 'l':
+			add_override("log_destination", optarg);
+			break;
+		case 'L':
+			add_override("log_level", optarg);
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'q':
+			q = 1;
+			break;
+		case 'V':
+			printf("spf-milter %s\n", SPF_MILTER_VERSION);
+			return SPF_MILTER_EXIT_OK;
+		case 'h':
+			usage(stdout);
+			return SPF_MILTER_EXIT_OK;
+		default:
+			usage(stderr);
+			return SPF_MILTER_EXIT_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if ((q && argc != 3) || (!q && argc != 0) || (q && test)) {
+		usage(stderr);
+		return SPF_MILTER_EXIT_USAGE;
+	}
+	/* The query tool works without a file: defaults then. */
+	path = conf_path;
+	if (q && !explicit_conf && access(path, F_OK) != 0)
+		path = NULL;
+	if ((c = conf_load_overrides(path, overrides, noverrides, stderr)) == NULL)
+		return SPF_MILTER_EXIT_CONFIG;
+	if (q) {
+		rc = query(c, argv[0], argv[1], argv[2]);
+		conf_unref(c);
+		return rc;
+	}
+	if (conf_require_socket(c, stderr) != 0) {
+		conf_unref(c);
+		return SPF_MILTER_EXIT_CONFIG;
+	}
+	if (test) {
+		conf_print(c, stdout);
+		conf_unref(c);
+		return fflush(stdout) == 0 ? SPF_MILTER_EXIT_OK :
+		    SPF_MILTER_EXIT_RUNTIME;
+	}
+	conf_current = c;
+	rc = run_milter();
+	conf_unref(conf_current);
+	return rc;
+}

@@ -18,6 +18,7 @@
  *
  * Change log for the other rooms (newest last):
  *   - first version.
+ *   - CONF_MAX_DNS_SERVERS is 6, as dns.h's DNS_MAX_SERVERS.
  *
  * Copyright (C) 2026 the spf-milter authors.  GPL-3.0-or-later.
  */
@@ -72,7 +73,7 @@ struct conf_reply {
 	char *text;
 };
 
-#define CONF_MAX_DNS_SERVERS	8
+#define CONF_MAX_DNS_SERVERS	6	/* DNS_MAX_SERVERS: one udns context */
 #define CONF_REPLY_TEXT_MAX	400	/* bytes of a configured text */
 
 struct conf {

@@ -1,0 +1,1131 @@
+/*
+ * dns.c - the resolver the evaluator asks its DNS questions through,
+ * implemented on udns.
+ *
+ * udns sends the UDP questions, retransmits them and matches the replies.
+ * What udns 0.4 lacks is done here:
+ *  - one overall deadline per evaluation, kept with poll() in milliseconds
+ *    (udns counts whole seconds and doubles them per retry);
+ *  - truncated answers: udns treats TC like SERVFAIL, so its debug hook
+ *    (called with code 0 for every reply matched to a question, before udns
+ *    looks at TC) notes the truncation, and the question is asked again
+ *    over TCP to the server that truncated it;
+ *  - every reply is parsed here, from the raw packet the debug hook sees,
+ *    so NXDOMAIN and NODATA stay apart and negative answers keep the SOA's
+ *    negative TTL.
+ * All data from the network is hostile: every length is checked against
+ * the packet, names are decompressed with backward pointers only, and an
+ * answer never takes more memory than the packet it came from allows.
+ *
+ * Copyright (C) 2026 the spf-milter authors.  GPL-3.0-or-later.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <udns.h>
+
+#include "dns.h"
+
+#define T_CNAME		5
+#define T_SOA		6
+#define C_IN		1
+#define MAX_CNAME_HOPS	8	/* a chain longer than this is a loop */
+#define MAX_IN_FLIGHT	64	/* bounds the poll set */
+#define TCP_MAX		65535	/* a DNS message over TCP */
+
+enum tcp_phase { TCP_CONNECT, TCP_WRITE, TCP_READLEN, TCP_READBODY };
+
+/* One question in flight. */
+struct dq {
+	struct dns *d;
+	struct spf_query *q;
+	struct dq *next, *prev;
+	struct dns_query *uq;		/* while udns has it */
+	unsigned char dn[DNS_MAXDN];	/* the name in wire form */
+	uint64_t start;			/* microseconds, monotonic */
+	int truncated;			/* a UDP reply came with TC */
+	struct sockaddr_storage srv;	/* who truncated it */
+	socklen_t srvlen;
+	struct spf_answer *last;	/* from the last UDP reply seen */
+	/* over TCP */
+	int fd;
+	enum tcp_phase phase;
+	unsigned char out[2 + DNS_HSIZE + DNS_MAXDN + 4];
+	size_t outlen, outoff;
+	uint16_t id;
+	unsigned char *in;
+	size_t inlen, inoff;
+};
+
+struct dns {
+	struct dns_ctx *ctx;
+	int udpfd;
+	unsigned timeout_ms;
+	uint64_t deadline;		/* microseconds, monotonic; 0: unset */
+	struct dq *head;		/* questions in flight */
+	unsigned inflight;
+	uint16_t nextid;		/* for TCP questions */
+};
+
+/* ---------------------------------------------------------------- time */
+
+static uint64_t
+now_usec(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---------------------------------------------------------------- names */
+
+/* NAME (dotted, no trailing dot needed) to wire form; bytes are taken
+ * literally, no escapes: the evaluator hands over names as they are.
+ * Returns the wire length or -1 when NAME cannot be a DNS name. */
+static int
+name_to_wire(const char *name, unsigned char *dn, size_t size)
+{
+	size_t n = strlen(name), i = 0, o = 0;
+
+	if (n > 0 && name[n - 1] == '.')
+		n--;
+	if (n == 0 || n > 253)
+		return -1;
+	while (i < n) {
+		size_t j = i;
+
+		while (j < n && name[j] != '.')
+			j++;
+		if (j == i || j - i > 63 || o + 1 + (j - i) + 1 > size)
+			return -1;
+		dn[o++] = (unsigned char)(j - i);
+		memcpy(dn + o, name + i, j - i);
+		o += j - i;
+		i = j + 1;
+	}
+	dn[o++] = 0;
+	return (int)o;
+}
+
+static unsigned char
+lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/* Compare two uncompressed wire names, ASCII case-insensitively. */
+static int
+dn_equal(const unsigned char *a, const unsigned char *b)
+{
+	size_t i = 0;
+
+	for (;;) {
+		unsigned l = a[i];
+
+		if (l != b[i])
+			return 0;
+		if (l == 0)
+			return 1;
+		for (unsigned k = 1; k <= l; k++)
+			if (lower(a[i + k]) != lower(b[i + k]))
+				return 0;
+		i += l + 1;
+	}
+}
+
+/*
+ * Read the possibly compressed name at *OFF of PKT into DN (uncompressed,
+ * at most DNS_MAXDN bytes) and advance *OFF past it.  A pointer must point
+ * before the label it replaces, so reading always ends.
+ */
+static int
+read_name(const unsigned char *pkt, size_t len, size_t *off,
+    unsigned char *dn)
+{
+	size_t pos = *off, o = 0, end = 0, limit = *off;
+	int jumped = 0;
+
+	for (;;) {
+		unsigned l;
+
+		if (pos >= len)
+			return -1;
+		l = pkt[pos];
+		if ((l & 0xc0) == 0xc0) {
+			size_t to;
+
+			if (pos + 1 >= len)
+				return -1;
+			to = ((size_t)(l & 0x3f) << 8) | pkt[pos + 1];
+			if (to >= limit)
+				return -1;
+			if (!jumped)
+				end = pos + 2;
+			jumped = 1;
+			limit = to;
+			pos = to;
+			continue;
+		}
+		if (l & 0xc0)
+			return -1;
+		if (pos + 1 + l > len || o + 1 + l > DNS_MAXDN)
+			return -1;
+		memcpy(dn + o, pkt + pos, 1 + l);
+		o += 1 + l;
+		pos += 1 + l;
+		if (l == 0)
+			break;
+	}
+	*off = jumped ? end : pos;
+	return 0;
+}
+
+/* Dotted text of wire name DN, no trailing dot ("" for the root). */
+static size_t
+dn_to_text(const unsigned char *dn, char *out)
+{
+	size_t i = 0, o = 0;
+
+	while (dn[i] != 0) {
+		unsigned l = dn[i];
+
+		if (o > 0)
+			out[o++] = '.';
+		memcpy(out + o, dn + i + 1, l);
+		o += l;
+		i += l + 1;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* ---------------------------------------------------------------- replies */
+
+static uint16_t
+get16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+struct pkt {
+	const unsigned char *p;
+	size_t len;
+};
+
+struct rr {
+	unsigned char owner[DNS_MAXDN];
+	unsigned type, class;
+	uint32_t ttl;
+	size_t rdoff, rdlen;
+};
+
+/* The resource record at *OFF; -1 when it runs past the packet. */
+static int
+next_rr(const struct pkt *pk, size_t *off, struct rr *rr)
+{
+	uint32_t ttl;
+
+	if (read_name(pk->p, pk->len, off, rr->owner) == -1)
+		return -1;
+	if (*off + 10 > pk->len)
+		return -1;
+	rr->type = get16(pk->p + *off);
+	rr->class = get16(pk->p + *off + 2);
+	ttl = get32(pk->p + *off + 4);
+	/* RFC 2181 8: a TTL with the top bit set counts as zero */
+	rr->ttl = ttl > 0x7fffffffu ? 0 : ttl;
+	rr->rdlen = get16(pk->p + *off + 8);
+	rr->rdoff = *off + 10;
+	if (rr->rdoff + rr->rdlen > pk->len)
+		return -1;
+	*off = rr->rdoff + rr->rdlen;
+	return 0;
+}
+
+/* A name inside rdata; it must not run past the record. */
+static int
+rdata_name(const struct pkt *pk, const struct rr *rr, size_t off,
+    unsigned char *dn)
+{
+	if (read_name(pk->p, pk->len, &off, dn) == -1)
+		return -1;
+	return off <= rr->rdoff + rr->rdlen ? 0 : -1;
+}
+
+/*
+ * Bytes the record's data takes in an spf_answer, or -1 when the rdata is
+ * malformed.  With OUT, also copy it there (and the MX preference to
+ * *PREF); *DATALEN gets what goes into spf_rr.len.
+ */
+static long
+rr_data(const struct pkt *pk, const struct rr *rr, unsigned char *out,
+    uint16_t *pref, uint16_t *datalen)
+{
+	const unsigned char *rd = pk->p + rr->rdoff;
+	unsigned char dn[DNS_MAXDN];
+	char text[DNS_MAXDN + 1];
+	size_t pos = 0, total = 0, n;
+
+	switch (rr->type) {
+	case SPF_T_A:
+	case SPF_T_AAAA:
+		n = rr->type == SPF_T_A ? 4 : 16;
+		if (rr->rdlen != n)
+			return -1;
+		if (out != NULL)
+			memcpy(out, rd, n);
+		*datalen = (uint16_t)n;
+		return (long)n;
+	case SPF_T_TXT:
+		/* RFC 7208 3.3: the character-strings joined, nothing between */
+		while (pos < rr->rdlen) {
+			size_t l = rd[pos];
+
+			if (pos + 1 + l > rr->rdlen)
+				return -1;
+			if (out != NULL)
+				memcpy(out + total, rd + pos + 1, l);
+			total += l;
+			pos += 1 + l;
+		}
+		if (out != NULL)
+			out[total] = '\0';
+		*datalen = (uint16_t)total;
+		return (long)total + 1;
+	case SPF_T_MX:
+	case SPF_T_PTR:
+		if (rr->type == SPF_T_MX) {
+			if (rr->rdlen < 3)
+				return -1;
+			if (pref != NULL)
+				*pref = get16(rd);
+			pos = 2;
+		}
+		if (rdata_name(pk, rr, rr->rdoff + pos, dn) == -1)
+			return -1;
+		n = dn_to_text(dn, text);
+		if (out != NULL)
+			memcpy(out, text, n + 1);
+		*datalen = (uint16_t)n;
+		return (long)n + 1;
+	default:
+		return -1;
+	}
+}
+
+/* Offset just past the question section, or 0 when it is malformed. */
+static size_t
+skip_questions(const struct pkt *pk, unsigned char *qdn, unsigned *qtype)
+{
+	size_t off = DNS_HSIZE;
+	unsigned n = get16(pk->p + 4);
+
+	for (unsigned i = 0; i < n; i++) {
+		if (read_name(pk->p, pk->len, &off, qdn) == -1 ||
+		    off + 4 > pk->len)
+			return 0;
+		*qtype = get16(pk->p + off);
+		off += 4;
+	}
+	return off;
+}
+
+/* Offset past the answer section, or 0 when a record is malformed. */
+static size_t
+skip_answers(const struct pkt *pk, size_t off)
+{
+	unsigned n = get16(pk->p + 6);
+	struct rr rr;
+
+	for (unsigned i = 0; i < n; i++)
+		if (next_rr(pk, &off, &rr) == -1)
+			return 0;
+	return off;
+}
+
+/* RFC 2308 5: the negative TTL is the smaller of the SOA's own TTL and
+ * its MINIMUM field.  0 when there is no (well-formed) SOA. */
+static uint32_t
+negative_ttl(const struct pkt *pk, size_t off)
+{
+	unsigned n = get16(pk->p + 8);
+	unsigned char dn[DNS_MAXDN];
+	struct rr rr;
+
+	for (unsigned i = 0; i < n; i++) {
+		size_t at;
+		uint32_t min;
+
+		if (next_rr(pk, &off, &rr) == -1)
+			return 0;
+		if (rr.type != T_SOA || rr.class != C_IN)
+			continue;
+		at = rr.rdoff;
+		if (read_name(pk->p, pk->len, &at, dn) == -1 ||
+		    read_name(pk->p, pk->len, &at, dn) == -1 ||
+		    at + 20 > rr.rdoff + rr.rdlen)
+			return 0;
+		min = get32(pk->p + at + 16);
+		if (min > 0x7fffffffu)
+			min = 0;
+		return min < rr.ttl ? min : rr.ttl;
+	}
+	return 0;
+}
+
+struct scan {
+	unsigned count;
+	size_t datalen;
+	uint32_t ttl;
+	int cname;			/* a CNAME for the target was seen */
+	unsigned char next[DNS_MAXDN];	/* where it points */
+};
+
+/*
+ * Walk the answer section for records of TYPE owned by TARGET; with ANS,
+ * copy them into it.  Notes a CNAME owned by TARGET.  -1 on bad data.
+ */
+static int
+scan_answers(const struct pkt *pk, size_t off, const unsigned char *target,
+    unsigned type, struct scan *s, struct spf_answer *ans)
+{
+	unsigned n = get16(pk->p + 6);
+	unsigned char *data = ans ? (unsigned char *)&ans->rr[ans->count] : NULL;
+	struct rr rr;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t dlen = 0, pref = 0;
+		long used;
+
+		if (next_rr(pk, &off, &rr) == -1)
+			return -1;
+		if (rr.class != C_IN || !dn_equal(rr.owner, target))
+			continue;
+		if (rr.type == T_CNAME && type != T_CNAME) {
+			if (rdata_name(pk, &rr, rr.rdoff, s->next) == -1)
+				return -1;
+			s->cname = 1;
+			s->ttl = rr.ttl < s->ttl ? rr.ttl : s->ttl;
+			continue;
+		}
+		if (rr.type != type)
+			continue;
+		used = rr_data(pk, &rr, data ? data + s->datalen : NULL,
+		    &pref, &dlen);
+		if (used < 0)
+			return -1;
+		if (ans != NULL) {
+			ans->rr[s->count].data = data + s->datalen;
+			ans->rr[s->count].len = dlen;
+			ans->rr[s->count].pref = pref;
+		}
+		s->count++;
+		s->datalen += (size_t)used;
+		s->ttl = rr.ttl < s->ttl ? rr.ttl : s->ttl;
+	}
+	return 0;
+}
+
+static struct spf_answer *
+status_answer(enum spf_dns_status st, uint32_t ttl)
+{
+	return spf_answer_new(st, ttl, 0, 0);
+}
+
+/* Records of TYPE for QDN, following a CNAME chain inside the answer. */
+static struct spf_answer *
+positive(const struct pkt *pk, size_t ansoff, const unsigned char *qdn,
+    unsigned type, size_t authoff)
+{
+	unsigned char target[DNS_MAXDN];
+	struct spf_answer *ans;
+	struct scan s;
+	unsigned hops;
+
+	memcpy(target, qdn, DNS_MAXDN);
+	memset(&s, 0, sizeof(s));
+	s.ttl = 0x7fffffffu;
+	for (hops = 0; ; hops++) {
+		unsigned chain_ttl = s.ttl;
+
+		memset(&s, 0, sizeof(s));
+		s.ttl = chain_ttl;
+		if (scan_answers(pk, ansoff, target, type, &s, NULL) == -1)
+			return status_answer(SPF_DNS_SERVFAIL, 0);
+		if (s.count > 0 || !s.cname)
+			break;
+		if (hops == MAX_CNAME_HOPS)
+			return status_answer(SPF_DNS_SERVFAIL, 0);
+		memcpy(target, s.next, DNS_MAXDN);
+	}
+	if (s.count == 0)
+		return status_answer(SPF_DNS_NODATA, negative_ttl(pk, authoff));
+	ans = spf_answer_new(SPF_DNS_OK, s.ttl, s.count, s.datalen);
+	if (ans == NULL)
+		return NULL;
+	ans->count = s.count;
+	s.count = 0;
+	s.datalen = 0;
+	if (scan_answers(pk, ansoff, target, type, &s, ans) == -1) {
+		free(ans);
+		return status_answer(SPF_DNS_SERVFAIL, 0);
+	}
+	return ans;
+}
+
+struct spf_answer *
+dns_parse_reply(const unsigned char *p, size_t len, const char *name,
+    unsigned type)
+{
+	struct pkt pk = { p, len };
+	unsigned char qdn[DNS_MAXDN], got[DNS_MAXDN];
+	unsigned gottype = 0;
+	size_t ansoff, authoff;
+
+	if (name_to_wire(name, qdn, sizeof(qdn)) == -1)
+		return status_answer(SPF_DNS_NXDOMAIN, 0);
+	if (len < DNS_HSIZE || !(p[2] & 0x80) || get16(p + 4) != 1)
+		return status_answer(SPF_DNS_SERVFAIL, 0);
+	ansoff = skip_questions(&pk, got, &gottype);
+	if (ansoff == 0 || gottype != type || !dn_equal(got, qdn))
+		return status_answer(SPF_DNS_SERVFAIL, 0);
+	authoff = skip_answers(&pk, ansoff);
+	if (authoff == 0)
+		return status_answer(SPF_DNS_SERVFAIL, 0);
+	switch (p[3] & 0x0f) {
+	case DNS_R_NOERROR:
+		return positive(&pk, ansoff, qdn, type, authoff);
+	case DNS_R_NXDOMAIN:
+		return status_answer(SPF_DNS_NXDOMAIN,
+		    negative_ttl(&pk, authoff));
+	default:
+		return status_answer(SPF_DNS_SERVFAIL, 0);
+	}
+}
+
+/* ---------------------------------------------------------------- questions */
+
+/* The answer when not even an answer can be allocated: never freed. */
+static struct spf_answer no_memory = { .status = SPF_DNS_SERVFAIL };
+
+static void
+link_dq(struct dns *d, struct dq *x)
+{
+	x->prev = NULL;
+	x->next = d->head;
+	if (d->head != NULL)
+		d->head->prev = x;
+	d->head = x;
+	d->inflight++;
+}
+
+/* Release everything X holds and forget it; its query keeps its answer. */
+static void
+forget(struct dq *x)
+{
+	struct dns *d = x->d;
+
+	if (x->uq != NULL)
+		dns_cancel(d->ctx, x->uq);
+	if (x->fd != -1)
+		close(x->fd);
+	free(x->in);
+	free(x->last);
+	if (x->prev != NULL)
+		x->prev->next = x->next;
+	else
+		d->head = x->next;
+	if (x->next != NULL)
+		x->next->prev = x->prev;
+	d->inflight--;
+	if (x->q != NULL)
+		x->q->priv = NULL;
+	free(x);
+}
+
+/* Give X's query answer A (NULL: out of memory) and forget X. */
+static void
+finish(struct dq *x, struct spf_answer *a)
+{
+	uint64_t took = now_usec() - x->start;
+
+	if (a == x->last)
+		x->last = NULL;
+	x->q->answer = a != NULL ? a : &no_memory;
+	x->q->usec = took > UINT32_MAX ? UINT32_MAX : (uint32_t)took;
+	forget(x);
+}
+
+/* Everything still in flight when the deadline passes times out. */
+static void
+expire_all(struct dns *d)
+{
+	while (d->head != NULL)
+		finish(d->head, status_answer(SPF_DNS_TIMEOUT, 0));
+}
+
+/* ---------------------------------------------------------------- TCP */
+
+/* Ask X's question again over TCP, to the server that truncated it. */
+static int
+tcp_start(struct dq *x)
+{
+	unsigned char *p = x->out + 2;
+	size_t dnlen = dns_dnlen(x->dn), n;
+
+	x->id = x->d->nextid++;
+	memset(p, 0, DNS_HSIZE);
+	p[0] = x->id >> 8;
+	p[1] = x->id & 0xff;
+	p[2] = DNS_HF1_RD;
+	p[5] = 1;			/* one question */
+	memcpy(p + DNS_HSIZE, x->dn, dnlen);
+	p += DNS_HSIZE + dnlen;
+	p[0] = x->q->type >> 8;
+	p[1] = x->q->type & 0xff;
+	p[2] = 0;
+	p[3] = C_IN;
+	n = DNS_HSIZE + dnlen + 4;
+	x->out[0] = n >> 8;
+	x->out[1] = n & 0xff;
+	x->outlen = n + 2;
+	x->outoff = 0;
+	x->fd = socket(x->srv.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (x->fd == -1)
+		return -1;
+	if (connect(x->fd, (struct sockaddr *)&x->srv, x->srvlen) == -1 &&
+	    errno != EINPROGRESS)
+		return -1;
+	x->phase = TCP_CONNECT;
+	return 0;
+}
+
+/* One step of the TCP exchange: -1 failed, 0 would block, 1 progress,
+ * 2 the whole answer is in. */
+static int
+tcp_io(struct dq *x)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+	ssize_t n;
+
+	switch (x->phase) {
+	case TCP_CONNECT:
+		if (getsockopt(x->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 ||
+		    err != 0)
+			return err == EINPROGRESS ? 0 : -1;
+		x->phase = TCP_WRITE;
+		return 1;
+	case TCP_WRITE:
+		n = send(x->fd, x->out + x->outoff, x->outlen - x->outoff,
+		    MSG_NOSIGNAL);
+		if (n == -1)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		x->outoff += (size_t)n;
+		if (x->outoff == x->outlen) {
+			x->phase = TCP_READLEN;
+			x->inoff = 0;
+		}
+		return 1;
+	case TCP_READLEN:
+		n = recv(x->fd, x->out + x->inoff, 2 - x->inoff, 0);
+		if (n == -1)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		if (n == 0)
+			return -1;
+		x->inoff += (size_t)n;
+		if (x->inoff < 2)
+			return 1;
+		x->inlen = get16(x->out);
+		if (x->inlen < DNS_HSIZE ||
+		    (x->in = malloc(x->inlen)) == NULL)
+			return -1;
+		x->inoff = 0;
+		x->phase = TCP_READBODY;
+		return 1;
+	case TCP_READBODY:
+		n = recv(x->fd, x->in + x->inoff, x->inlen - x->inoff, 0);
+		if (n == -1)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		if (n == 0)
+			return -1;
+		x->inoff += (size_t)n;
+		if (x->inoff < x->inlen)
+			return 1;
+		return get16(x->in) == x->id ? 2 : -1;
+	}
+	return -1;
+}
+
+/* Drive X's TCP exchange as far as it goes without blocking. */
+static void
+tcp_step(struct dq *x)
+{
+	int r = 1;
+
+	for (int i = 0; i < 8 && r == 1; i++)
+		r = tcp_io(x);
+	if (r == -1)
+		finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
+	else if (r == 2)
+		finish(x, dns_parse_reply(x->in, x->inlen, x->q->name,
+		    x->q->type));
+}
+
+/* ---------------------------------------------------------------- udns */
+
+/* udns's parser: nothing to do, the debug hook kept the packet's answer. */
+static int
+parse_nothing(dnscc_t *qdn, dnscc_t *pkt, dnscc_t *cur, dnscc_t *end,
+    void **result)
+{
+	(void)qdn;
+	(void)pkt;
+	(void)cur;
+	(void)end;
+	*result = NULL;
+	return 0;
+}
+
+/* udns's debug hook: code 0 is a reply matched to question DATA, seen
+ * before udns decides anything about it (notably before TC). */
+static void
+udns_reply(int code, const struct sockaddr *sa, unsigned salen,
+    dnscc_t *pkt, int plen, const struct dns_query *uq, void *data)
+{
+	struct dq *x = data;
+
+	(void)uq;
+	if (code != 0 || x == NULL || plen < DNS_HSIZE)
+		return;
+	free(x->last);
+	x->last = NULL;
+	x->truncated = dns_tc(pkt) != 0;
+	if (x->truncated) {
+		if (salen > sizeof(x->srv))
+			salen = sizeof(x->srv);
+		memcpy(&x->srv, sa, salen);
+		x->srvlen = salen;
+		return;
+	}
+	x->last = dns_parse_reply(pkt, (size_t)plen, x->q->name, x->q->type);
+}
+
+/* udns is done with question DATA. */
+static void
+udns_done(struct dns_ctx *ctx, void *result, void *data)
+{
+	struct dq *x = data;
+
+	free(result);
+	x->uq = NULL;
+	if (x->truncated) {
+		if (tcp_start(x) == -1)
+			finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
+		return;
+	}
+	if (x->last != NULL)
+		finish(x, x->last);
+	else if (dns_status(ctx) == DNS_E_TEMPFAIL)
+		/* no reply at all before udns gave up: the servers are mute */
+		finish(x, status_answer(SPF_DNS_TIMEOUT, 0));
+	else
+		finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
+}
+
+/* ---------------------------------------------------------------- waiting */
+
+/* Wait at most MS for something to happen and handle it. */
+static void
+poll_once(struct dns *d, int ms)
+{
+	struct pollfd pfd[1 + MAX_IN_FLIGHT];
+	struct dq *who[1 + MAX_IN_FLIGHT];
+	int n = 1, w;
+
+	w = dns_timeouts(d->ctx, -1, 0);
+	if (w >= 0 && w < ms / 1000)
+		ms = w * 1000 + 1;
+	pfd[0].fd = d->udpfd;
+	pfd[0].events = POLLIN;
+	who[0] = NULL;
+	for (struct dq *x = d->head; x != NULL && n <= MAX_IN_FLIGHT;
+	    x = x->next) {
+		if (x->fd == -1)
+			continue;
+		pfd[n].fd = x->fd;
+		pfd[n].events = x->phase == TCP_CONNECT ||
+		    x->phase == TCP_WRITE ? POLLOUT : POLLIN;
+		who[n++] = x;
+	}
+	if (poll(pfd, (nfds_t)n, ms) <= 0)
+		return;
+	if (pfd[0].revents != 0)
+		dns_ioevent(d->ctx, 0);
+	/* udns only finishes questions still on UDP, none of those below */
+	for (int i = 1; i < n; i++)
+		if (pfd[i].revents != 0)
+			tcp_step(who[i]);
+}
+
+static void
+res_submit(void *ctx, struct spf_query *q)
+{
+	struct dns *d = ctx;
+	struct dq *x;
+
+	q->answer = NULL;
+	q->usec = 0;
+	q->priv = NULL;
+	if (d->deadline == 0)
+		dns_deadline(d, 0);
+	if ((x = calloc(1, sizeof(*x))) == NULL) {
+		q->answer = &no_memory;
+		return;
+	}
+	x->d = d;
+	x->q = q;
+	x->fd = -1;
+	x->start = now_usec();
+	q->priv = x;
+	link_dq(d, x);
+	if (name_to_wire(q->name, x->dn, sizeof(x->dn)) == -1) {
+		/* no such name can exist in the DNS */
+		finish(x, status_answer(SPF_DNS_NXDOMAIN, 0));
+		return;
+	}
+	if (x->start >= d->deadline) {
+		finish(x, status_answer(SPF_DNS_TIMEOUT, 0));
+		return;
+	}
+	if (d->inflight > MAX_IN_FLIGHT) {
+		/* the evaluator never asks this much at once: refuse */
+		finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
+		return;
+	}
+	x->uq = dns_submit_dn(d->ctx, x->dn, DNS_C_IN, q->type, DNS_NOSRCH,
+	    parse_nothing, udns_done, x);
+	if (x->uq == NULL) {
+		finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
+		return;
+	}
+	/* send it now, so a batch of questions is in flight together */
+	dns_timeouts(d->ctx, -1, 0);
+}
+
+static void
+res_wait(void *ctx, struct spf_query *q)
+{
+	struct dns *d = ctx;
+
+	while (q->answer == NULL && q->priv != NULL) {
+		uint64_t now = now_usec();
+
+		if (now >= d->deadline) {
+			expire_all(d);
+			break;
+		}
+		poll_once(d, (int)((d->deadline - now + 999) / 1000));
+	}
+	if (q->answer == NULL)		/* never submitted */
+		q->answer = &no_memory;
+}
+
+static void
+res_drop(void *ctx, struct spf_query *q)
+{
+	(void)ctx;
+	if (q->priv != NULL)
+		forget(q->priv);
+	if (q->answer != &no_memory)
+		free(q->answer);
+	q->answer = NULL;
+}
+
+/* ---------------------------------------------------------------- the API */
+
+struct dns *
+spf_dns_new(const struct dns_config *conf)
+{
+	struct dns *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return NULL;
+	d->timeout_ms = conf != NULL && conf->timeout_ms != 0 ?
+	    conf->timeout_ms : DNS_DEFAULT_TIMEOUT_MS;
+	d->nextid = (uint16_t)now_usec();
+	d->udpfd = -1;
+	if ((d->ctx = dns_new(NULL)) == NULL)
+		goto fail;
+	/* reads /etc/resolv.conf and the NAMESERVERS/RES_OPTIONS variables */
+	if (dns_init(d->ctx, 0) < 0)
+		goto fail;
+	if (conf != NULL && conf->nservers > 0) {
+		dns_add_serv(d->ctx, NULL);
+		for (unsigned i = 0; i < conf->nservers &&
+		    i < DNS_MAX_SERVERS; i++)
+			if (dns_add_serv_s(d->ctx,
+			    (const struct sockaddr *)&conf->servers[i]) < 0)
+				goto fail;
+	}
+	/* udns retries each second at first; our deadline ends it all */
+	dns_set_opt(d->ctx, DNS_OPT_TIMEOUT, 1);
+	dns_set_opt(d->ctx, DNS_OPT_NTRIES, 5);
+	dns_set_dbgfn(d->ctx, udns_reply);
+	if ((d->udpfd = dns_open(d->ctx)) < 0)
+		goto fail;
+	return d;
+fail:
+	spf_dns_free(d);
+	return NULL;
+}
+
+void
+spf_dns_free(struct dns *d)
+{
+	if (d == NULL)
+		return;
+	while (d->head != NULL) {
+		/* its query may be gone already: do not touch it */
+		d->head->q = NULL;
+		forget(d->head);
+	}
+	if (d->ctx != NULL)
+		dns_free(d->ctx);
+	free(d);
+}
+
+void
+dns_deadline(struct dns *d, unsigned ms)
+{
+	d->deadline = now_usec() + (uint64_t)(ms ? ms : d->timeout_ms) * 1000u;
+}
+
+void
+dns_resolver(struct dns *d, struct spf_resolver *out)
+{
+	out->ctx = d;
+	out->submit = res_submit;
+	out->wait = res_wait;
+	out->drop = res_drop;
+}
+
+/* ---------------------------------------------------------------- text */
+
+const char *
+dns_status_name(enum spf_dns_status s)
+{
+	switch (s) {
+	case SPF_DNS_OK:	return "ok";
+	case SPF_DNS_NODATA:	return "nodata";
+	case SPF_DNS_NXDOMAIN:	return "nxdomain";
+	case SPF_DNS_SERVFAIL:	return "servfail";
+	case SPF_DNS_TIMEOUT:	return "timeout";
+	}
+	return "unknown";
+}
+
+const char *
+dns_type_name(unsigned type)
+{
+	switch (type) {
+	case SPF_T_A:		return "A";
+	case SPF_T_PTR:		return "PTR";
+	case SPF_T_MX:		return "MX";
+	case SPF_T_TXT:		return "TXT";
+	case SPF_T_AAAA:	return "AAAA";
+	}
+	return "TYPE?";
+}
+
+/* A bounded appender: what does not fit is cut, BUF stays terminated. */
+struct out {
+	char *buf;
+	size_t len, at;
+};
+
+static void
+put(struct out *o, const char *s, size_t n)
+{
+	if (o->at + 1 >= o->len)
+		return;
+	if (n > o->len - 1 - o->at)
+		n = o->len - 1 - o->at;
+	memcpy(o->buf + o->at, s, n);
+	o->at += n;
+	o->buf[o->at] = '\0';
+}
+
+static void
+puts_(struct out *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+/* Network bytes, escaped so that a log line stays one printable line. */
+static void
+put_escaped(struct out *o, const unsigned char *s, size_t n)
+{
+	char e[5];
+
+	for (size_t i = 0; i < n && o->at + 1 < o->len; i++) {
+		if (s[i] == '"' || s[i] == '\\') {
+			e[0] = '\\';
+			e[1] = (char)s[i];
+			put(o, e, 2);
+		} else if (s[i] >= 0x20 && s[i] < 0x7f)
+			put(o, (const char *)s + i, 1);
+		else {
+			snprintf(e, sizeof(e), "\\x%02x", s[i]);
+			put(o, e, 4);
+		}
+	}
+}
+
+static void
+put_rr(struct out *o, unsigned type, const struct spf_rr *rr)
+{
+	char text[INET6_ADDRSTRLEN], num[8];
+
+	switch (type) {
+	case SPF_T_A:
+	case SPF_T_AAAA:
+		if (inet_ntop(type == SPF_T_A ? AF_INET : AF_INET6, rr->data,
+		    text, sizeof(text)) != NULL)
+			puts_(o, text);
+		return;
+	case SPF_T_MX:
+		snprintf(num, sizeof(num), "%u ", rr->pref);
+		puts_(o, num);
+		put_escaped(o, rr->data, rr->len);
+		return;
+	case SPF_T_TXT:
+		puts_(o, "\"");
+		put_escaped(o, rr->data, rr->len);
+		puts_(o, "\"");
+		return;
+	default:
+		put_escaped(o, rr->data, rr->len);
+	}
+}
+
+const char *
+dns_answer_text(const struct spf_query *q, char *buf, size_t len)
+{
+	struct out o = { buf, len, 0 };
+	const struct spf_answer *a = q->answer;
+	char t[48];
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	put_escaped(&o, (const unsigned char *)q->name, strlen(q->name));
+	puts_(&o, " ");
+	puts_(&o, dns_type_name(q->type));
+	puts_(&o, ": ");
+	if (a == NULL)
+		puts_(&o, "(no answer)");
+	else if (a->status != SPF_DNS_OK)
+		puts_(&o, dns_status_name(a->status));
+	else
+		for (unsigned i = 0; i < a->count; i++) {
+			if (i > 0)
+				puts_(&o, ", ");
+			put_rr(&o, q->type, &a->rr[i]);
+		}
+	snprintf(t, sizeof(t), " (%u.%03u ms)", q->usec / 1000,
+	    q->usec % 1000);
+	puts_(&o, t);
+	return buf;
+}
+
+/* ---------------------------------------------------------------- servers */
+
+/* A port of 1..65535 in decimal digits only. */
+static int
+parse_port(const char *s, in_port_t *port)
+{
+	unsigned long v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > 65535)
+			return -1;
+	}
+	if (v == 0)
+		return -1;
+	*port = htons((in_port_t)v);
+	return 0;
+}
+
+int
+dns_parse_server(const char *text, struct sockaddr_storage *out)
+{
+	char buf[INET6_ADDRSTRLEN + 16], *host = buf, *port = NULL, *end;
+	struct sockaddr_in *sin = (struct sockaddr_in *)out;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
+	in_port_t p = htons(53);
+	size_t n;
+
+	while (*text == ' ' || *text == '\t')
+		text++;
+	n = strlen(text);
+	while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t'))
+		n--;
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	if (buf[0] == '[') {
+		if ((end = strchr(buf, ']')) == NULL)
+			return -1;
+		*end = '\0';
+		host = buf + 1;
+		if (end[1] == ':')
+			port = end + 2;
+		else if (end[1] != '\0')
+			return -1;
+	} else if ((end = strchr(buf, ':')) != NULL &&
+	    strchr(end + 1, ':') == NULL) {
+		/* one colon: IPv4 with a port (IPv6 has at least two) */
+		*end = '\0';
+		port = end + 1;
+	}
+	if (port != NULL && parse_port(port, &p) == -1)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	if (buf[0] != '[' && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = p;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = p;
+		return 0;
+	}
+	return -1;
+}

@@ -1,0 +1,84 @@
+/*
+ * dns.h - the resolver behind the evaluator's struct spf_resolver, on udns.
+ *
+ * One struct dns per thread (it owns one udns context and its socket, and
+ * is not locked).  Before each evaluation the caller starts one overall
+ * deadline with dns_deadline(); every question still unanswered when it
+ * passes is answered SPF_DNS_TIMEOUT.
+ *
+ * Copyright (C) 2026 the spf-milter authors.  GPL-3.0-or-later.
+ */
+#ifndef DNS_H
+#define DNS_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "spf.h"
+
+#define DNS_MAX_SERVERS		6	/* what one udns context holds */
+#define DNS_DEFAULT_TIMEOUT_MS	5000
+
+struct dns_config {
+	/* Nameservers to ask, port included (0 means 53).  None: the
+	 * system's, from /etc/resolv.conf (udns also honours the NAMESERVERS
+	 * and RES_OPTIONS environment variables then). */
+	struct sockaddr_storage servers[DNS_MAX_SERVERS];
+	unsigned nservers;
+	/* Default deadline of one evaluation; 0 means DNS_DEFAULT_TIMEOUT_MS. */
+	unsigned timeout_ms;
+};
+
+struct dns;
+
+/* A resolver with its own udns context; NULL when the context cannot be
+ * set up (no nameserver, no socket, no memory). */
+struct dns *spf_dns_new(const struct dns_config *conf);
+/* Cancels whatever is still in flight and frees the resolver. */
+void spf_dns_free(struct dns *d);
+
+/*
+ * udns itself exports dns_new() and dns_free() (for its contexts), so ours
+ * cannot have those names in one static binary.  Callers that do not
+ * include udns.h may still write dns_new()/dns_free(); a file that needs
+ * both includes udns.h first and uses the spf_ names.
+ */
+#ifndef UDNS_VERSION
+#define dns_new(conf)	spf_dns_new(conf)
+#define dns_free(d)	spf_dns_free(d)
+#endif
+
+/* Start the deadline of one evaluation: MS milliseconds from now, or the
+ * configured timeout when MS is 0.  When never called, the first
+ * question starts it. */
+void dns_deadline(struct dns *d, unsigned ms);
+
+/* Fill OUT with the interface the evaluator asks its questions through. */
+void dns_resolver(struct dns *d, struct spf_resolver *out);
+
+/* "ok", "nodata", "nxdomain", "servfail", "timeout". */
+const char *dns_status_name(enum spf_dns_status s);
+/* "A", "TXT", ... ("TYPE<n>" for others, in a static buffer: NUM only for
+ * the types of enum spf_rrtype, which are all that are asked). */
+const char *dns_type_name(unsigned type);
+
+/*
+ * One line for a trace: `NAME TYPE: status` or `NAME TYPE: rr, rr, ...`,
+ * then the time it took.  Data from the network is escaped (\" \\ and
+ * \xNN for anything not printable ASCII); the line is cut to fit LEN.
+ * Returns BUF.
+ */
+const char *dns_answer_text(const struct spf_query *q, char *buf, size_t len);
+
+/* Parse one nameserver: "192.0.2.1", "192.0.2.1:5353", "2001:db8::1",
+ * "[2001:db8::1]", "[2001:db8::1]:5353".  Numeric only; the port defaults
+ * to 53.  0 on success, -1 when TEXT is not such an address. */
+int dns_parse_server(const char *text, struct sockaddr_storage *out);
+
+/* Parse the DNS message PKT (LEN bytes), the answer to NAME/TYPE, into a
+ * newly allocated answer (never NULL unless out of memory).  Exposed for
+ * the unit tests, which feed it hostile packets. */
+struct spf_answer *dns_parse_reply(const unsigned char *pkt, size_t len,
+    const char *name, unsigned type);
+
+#endif

@@ -1,0 +1,75 @@
+# Test targets, included by the Makefile.  `make test` runs them all.
+# Each section belongs to one part of the product; keep them apart.
+
+CMOCKA_LIBS = -lcmocka
+TEST_BINS   =
+TESTS       =
+
+test: check-deps
+	$(MAKE) spf-milter
+	$(MAKE) $(TESTS)
+	@echo "make test: all test groups passed"
+
+# ---- evaluator: unit tests and the RFC 7208 suite in process ----------
+# (section: spf)
+SUITE_YML = /usr/share/doc/python3-spf/rfc7208-tests.yml.gz
+TEST_BINS += test/suite_mem test/test_spf
+TESTS     += test-spf test-suite-mem
+MEMRES     = test/memres.c test/memres.h
+
+test/out/suite.txt: test/suite2txt.py
+	@mkdir -p test/out
+	$(PYTHON) test/suite2txt.py $(SUITE_YML) > $@.tmp && mv $@.tmp $@
+
+test/suite_mem: test/suite_mem.c $(MEMRES) spf.c spf.h
+	$(CC) $(CPPFLAGS) -I. $(WARN) $(CFLAGS) -o $@ test/suite_mem.c test/memres.c spf.c
+
+# test_spf.c includes spf.c itself, to reach its static functions.
+test/test_spf: test/test_spf.c $(MEMRES) spf.c spf.h
+	$(CC) $(CPPFLAGS) -I. $(WARN) $(CFLAGS) -o $@ test/test_spf.c test/memres.c $(CMOCKA_LIBS)
+
+test-spf: test/test_spf
+	./test/test_spf
+
+# (a) of the suite: in process, results and explanations.
+test-suite-mem: test/suite_mem test/out/suite.txt
+	./test/suite_mem test/out/suite.txt
+
+# ---- resolver: dns.c unit tests, suite through -q over UDP and TCP ----
+# (section: dns)
+
+# ---- configuration: conf.c unit tests, config corpus, man pages -------
+# (section: conf)
+# conf.c is tested on its own: a stub stands in for spf.c's two result
+# name functions; the real binary is covered by `spf-milter -t` below.
+CONF_TEST_SRCS = conf.c test/conf_spf_stub.c
+
+test/test_conf: test/test_conf.c $(CONF_TEST_SRCS) conf.h spf.h
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ test/test_conf.c $(CONF_TEST_SRCS) -linih $(CMOCKA_LIBS)
+
+test/conftool: test/conftool.c $(CONF_TEST_SRCS) conf.h spf.h
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ test/conftool.c $(CONF_TEST_SRCS) -linih
+
+.PHONY: test-conf-unit test-conf test-man
+test-conf-unit: test/test_conf
+	test/test_conf
+
+# the corpus under test/conf/ through conftool and `spf-milter -t`
+test-conf: test/conftool
+	sh test/run-conf-tests.sh
+
+# the man pages: lint, and every parameter documented with its default
+test-man: test/conftool
+	sh test/run-man-tests.sh
+
+TESTS     += test-conf-unit test-conf test-man
+TEST_BINS += test/test_conf test/conftool
+
+# ---- milter: miltertest scripts and Postfix end to end ----------------
+# (section: milter)
+
+# ---- cross builds under qemu-user, fuzzing, sanitizers ----------------
+# (section: portability)
+
+# ---- packaging: init scripts ------------------------------------------
+# (section: contrib)

@@ -1203,10 +1203,11 @@ parse_server(const char *item, struct sockaddr_storage *ss)
 	char host[64];
 	const char *port = NULL, *end;
 	unsigned long v = 53;
+	bool bracketed = item[0] == '[';
 	size_t len;
 
 	memset(ss, 0, sizeof *ss);
-	if (item[0] == '[') {
+	if (bracketed) {
 		end = strchr(item, ']');
 		if (end == NULL || (end[1] != '\0' && end[1] != ':'))
 			return -1;
@@ -1225,7 +1226,7 @@ parse_server(const char *item, struct sockaddr_storage *ss)
 	host[len] = '\0';
 	if (port != NULL && (parse_uint(port, 65535, &v) == -1 || v == 0))
 		return -1;
-	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1 && item[-1] != '[') {
+	if (!bracketed && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons((uint16_t)v);
 		return 0;

@@ -1,0 +1,752 @@
+/*
+ * test_spf.c - unit tests of the evaluator: record parsing, macro
+ * expansion, CIDR matching, the lookup limits and the look-ahead bound.
+ * It includes spf.c to reach the static functions it tests.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "../spf.c"
+#include "memres.h"
+
+/* ------------------------------------------------------------- fixtures */
+
+static struct memzone zone;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	memzone_init(&zone);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	memzone_clear(&zone);
+	return 0;
+}
+
+static void
+add(const char *line)
+{
+	char buf[4096], *p;
+
+	/* "name TYPE value..." with single spaces before the value */
+	snprintf(buf, sizeof(buf), "%s", line);
+	p = strchr(buf, ' ');
+	assert_non_null(p);
+	*p = '\t';
+	p = strchr(p + 1, ' ');
+	if (p != NULL) {
+		*p = '\t';
+		if (strncmp(p - 2, "MX", 2) == 0 && (p = strchr(p + 1, ' ')))
+			*p = '\t';
+	}
+	assert_int_equal(memzone_add_line(&zone, buf), 0);
+}
+
+static void
+txt(const char *name, const char *text)
+{
+	assert_int_equal(memzone_add(&zone, name, SPF_T_TXT, 0, text,
+	    strlen(text), 0), 0);
+}
+
+static enum spf_result
+check(const char *ip, const char *sender, const char *helo,
+    struct spf_outcome *out)
+{
+	struct spf_request req;
+	struct spf_resolver res;
+
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(spf_request_set_ip(&req, ip), 0);
+	req.sender = sender;
+	req.helo = helo;
+	req.receiver = "mx.receiver.example";
+	req.now = 1700000000;
+	memzone_resolver(&zone, &res);
+	zone.queries = 0;
+	spf_check(&req, &res, out);
+	return out->result;
+}
+
+static enum spf_result
+result_of(const char *record, const char *ip)
+{
+	struct spf_outcome out;
+
+	memzone_clear(&zone);
+	txt("example.com", record);
+	return check(ip, "user@example.com", "helo.example.com", &out);
+}
+
+/* -------------------------------------------------------------- parsing */
+
+static void
+test_record_syntax(void **state)
+{
+	static const char *const bad[] = {
+		"v=spf1 foo", "v=spf1 all:x", "v=spf1 all/24", "v=spf1 a:",
+		"v=spf1 include", "v=spf1 include:", "v=spf1 exists",
+		"v=spf1 ip4:1.2.3", "v=spf1 ip4:1.2.3.4/33", "v=spf1 ip4:1.2.3.256",
+		"v=spf1 ip4:01.2.3.4", "v=spf1 ip4:1.2.3.4/024",
+		"v=spf1 ip6:::1/129", "v=spf1 ip6:1.2.3.4", "v=spf1 a/33",
+		"v=spf1 a//129", "v=spf1 a/", "v=spf1 a//", "v=spf1 mx:foo",
+		"v=spf1 a:example.123", "v=spf1 a:%{x}.com", "v=spf1 a:%{d0}.com",
+		"v=spf1 a:%{c}.example.com", "v=spf1 a:%{d", "v=spf1 a:%",
+		"v=spf1 redirect=a.com redirect=b.com", "v=spf1 exp=a.com exp=b.com",
+		"v=spf1 1foo=bar", "v=spf1 foo=%{", "v=spf1 =x", "v=spf1 -foo=bar",
+		"v=spf1 ptr:", "v=spf1 ip4:1.2.3.4//64", "v=spf1 \x01all",
+		"v=spf1 a:ex\xc3\xa4mple.com", "v=spf1 ip4:1.2.3.4/",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		enum spf_result r = result_of(bad[i], "192.0.2.1");
+
+		if (r != SPF_PERMERROR)
+			fail_msg("\"%s\" gave %s, want permerror", bad[i],
+			    spf_result_name(r));
+	}
+}
+
+static void
+test_record_good(void **state)
+{
+	static const struct { const char *rec; enum spf_result want; } good[] = {
+		{ "v=spf1", SPF_NEUTRAL },
+		{ "v=spf1 ", SPF_NEUTRAL },
+		{ "V=SPF1 -ALL", SPF_FAIL },
+		{ "v=spf1   ~all  ", SPF_SOFTFAIL },
+		{ "v=spf1 ?all", SPF_NEUTRAL },
+		{ "v=spf1 +all", SPF_PASS },
+		{ "v=spf1 ip4:192.0.2.0/24 -all", SPF_PASS },
+		{ "v=spf1 ip4:192.0.2.0/0 -all", SPF_PASS },
+		{ "v=spf1 ip4:198.51.100.1 -all", SPF_FAIL },
+		{ "v=spf1 ip6:2001:db8::/32 -all", SPF_FAIL },
+		{ "v=spf1 foo.bar-baz_1=%{d}x -all", SPF_FAIL },
+		{ "v=spf1 -ip4:192.0.2.1 +all", SPF_FAIL },
+		{ "v=spf1 ip6:::ffff:192.0.2.1 -all", SPF_FAIL },
+		{ "v=spf1 unknown-mod=anything.%{d} -all", SPF_FAIL },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		enum spf_result r = result_of(good[i].rec, "192.0.2.1");
+
+		if (r != good[i].want)
+			fail_msg("\"%s\" gave %s, want %s", good[i].rec,
+			    spf_result_name(r), spf_result_name(good[i].want));
+	}
+}
+
+static void
+test_version(void **state)
+{
+	(void)state;
+	assert_int_equal(result_of("v=spf10 -all", "192.0.2.1"), SPF_NONE);
+	assert_int_equal(result_of("v=spf1-all", "192.0.2.1"), SPF_NONE);
+	assert_int_equal(result_of("spf1 -all", "192.0.2.1"), SPF_NONE);
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 -all");
+	txt("example.com", "v=spf1 +all");
+	{
+		struct spf_outcome out;
+
+		assert_int_equal(check("192.0.2.1", "a@example.com", "h.example",
+		    &out), SPF_PERMERROR);
+		assert_non_null(strstr(out.problem, "more than one"));
+	}
+}
+
+static void
+test_dual_cidr(void **state)
+{
+	struct spf_outcome out;
+
+	(void)state;
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 a:h.example.com/24//64 -all");
+	add("h.example.com A 192.0.2.200");
+	add("h.example.com AAAA 2001:db8:1:2::1");
+	assert_int_equal(check("192.0.2.7", "u@example.com", "x.example", &out),
+	    SPF_PASS);
+	assert_string_equal(out.mechanism, "a:h.example.com/24//64");
+	assert_int_equal(check("192.0.3.7", "u@example.com", "x.example", &out),
+	    SPF_FAIL);
+	assert_int_equal(check("2001:db8:1:2:ffff::9", "u@example.com",
+	    "x.example", &out), SPF_PASS);
+	assert_int_equal(check("2001:db8:1:3::1", "u@example.com", "x.example",
+	    &out), SPF_FAIL);
+	/* /0 matches every address of the family, never the other one. */
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 mx/0 -all");
+	add("example.com MX 10 mail.example.com");
+	add("mail.example.com A 203.0.113.1");
+	assert_int_equal(check("198.51.100.4", "u@example.com", "x.example",
+	    &out), SPF_PASS);
+	assert_int_equal(check("2001:db8::1", "u@example.com", "x.example",
+	    &out), SPF_FAIL);
+}
+
+static void
+test_addr_match(void **state)
+{
+	unsigned char a[16] = { 192, 0, 2, 0x81 }, b[16] = { 192, 0, 2, 0x80 };
+
+	(void)state;
+	assert_true(addr_match(a, b, 0));
+	assert_true(addr_match(a, b, 24));
+	assert_true(addr_match(a, b, 25));
+	assert_true(addr_match(a, b, 31));
+	assert_false(addr_match(a, b, 32));
+	b[0] = 193;
+	assert_false(addr_match(a, b, 8));
+	assert_true(addr_match(a, b, 7));
+}
+
+static void
+test_mapped_ipv4(void **state)
+{
+	struct spf_request req;
+
+	(void)state;
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(spf_request_set_ip(&req, "::ffff:192.0.2.1"), 0);
+	assert_int_equal(req.family, AF_INET);
+	assert_memory_equal(req.ip, "\xc0\x00\x02\x01", 4);
+	assert_int_equal(result_of("v=spf1 ip4:192.0.2.0/24 -all",
+	    "::ffff:192.0.2.9"), SPF_PASS);
+	assert_int_equal(spf_request_set_ip(&req, "192.0.2"), -1);
+	assert_int_equal(spf_request_set_ip(&req, "1.2.3.4x"), -1);
+	assert_int_equal(spf_request_set_ip(&req, ""), -1);
+}
+
+/* ------------------------------------------------------- macro expansion */
+
+static const char *
+expand_for(const char *ip, const char *sender, const char *macro, int exp)
+{
+	static char out[MACRO_MAX];
+	struct spf_request req;
+	struct spf_outcome o;
+	struct spf_resolver res;
+	struct eval e;
+
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(spf_request_set_ip(&req, ip), 0);
+	req.sender = sender;
+	req.helo = "mx.sender.example";
+	req.receiver = "mx.receiver.example";
+	req.now = 1700000000;
+	memzone_resolver(&zone, &res);
+	memset(&e, 0, sizeof(e));
+	memset(&o, 0, sizeof(o));
+	e.req = &req;
+	e.res = &res;
+	e.out = &o;
+	e.pool = calloc(POOL_MAX, sizeof(*e.pool));
+	assert_non_null(e.pool);
+	split_sender(&e);
+	assert_int_equal(macro_syntax(macro, strlen(macro), exp), 0);
+	expand(&e, macro, strlen(macro), "email.example.com", out, sizeof(out));
+	pool_release(&e);
+	free(e.pool);
+	return out;
+}
+
+static void
+test_macros_rfc_examples(void **state)
+{
+	static const struct { const char *macro, *want; } v4[] = {
+		{ "%{s}", "strong-bad@email.example.com" },
+		{ "%{o}", "email.example.com" },
+		{ "%{d}", "email.example.com" },
+		{ "%{d4}", "email.example.com" },
+		{ "%{d3}", "email.example.com" },
+		{ "%{d2}", "example.com" },
+		{ "%{d1}", "com" },
+		{ "%{dr}", "com.example.email" },
+		{ "%{d2r}", "example.email" },
+		{ "%{l}", "strong-bad" },
+		{ "%{l-}", "strong.bad" },
+		{ "%{lr}", "strong-bad" },
+		{ "%{lr-}", "bad.strong" },
+		{ "%{l1r-}", "strong" },
+		{ "%{ir}.%{v}._spf.%{d2}", "3.2.0.192.in-addr._spf.example.com" },
+		{ "%{lr-}.lp._spf.%{d2}", "bad.strong.lp._spf.example.com" },
+		{ "%{lr-}.lp.%{ir}.%{v}._spf.%{d2}",
+		  "bad.strong.lp.3.2.0.192.in-addr._spf.example.com" },
+		{ "%{ir}.%{v}.%{l1r-}.lp._spf.%{d2}",
+		  "3.2.0.192.in-addr.strong.lp._spf.example.com" },
+		{ "%{d2}.trusted-domains.example.net",
+		  "example.com.trusted-domains.example.net" },
+		{ "%%%_%-", "% %20" },
+		{ "%{h}", "mx.sender.example" },
+		{ "%{v}", "in-addr" },
+		{ "%{d99}", "email.example.com" },
+		{ "%{D}", "email.example.com" },
+		{ "%{L}", "strong-bad" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(v4) / sizeof(v4[0]); i++)
+		assert_string_equal(expand_for("192.0.2.3",
+		    "strong-bad@email.example.com", v4[i].macro, 0), v4[i].want);
+	assert_string_equal(expand_for("2001:db8::cb01",
+	    "strong-bad@email.example.com", "%{ir}.%{v}._spf.%{d2}", 0),
+	    "1.0.B.C.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.B.D.0.1.0.0.2"
+	    ".ip6._spf.example.com");
+}
+
+static void
+test_macros_exp_only(void **state)
+{
+	(void)state;
+	assert_int_equal(macro_syntax("%{c}", 4, 0), -1);
+	assert_int_equal(macro_syntax("%{r}", 4, 0), -1);
+	assert_int_equal(macro_syntax("%{t}", 4, 0), -1);
+	assert_string_equal(expand_for("2001:db8::1", "a@b.example",
+	    "%{c} %{r} %{t}", 1), "2001:db8::1 mx.receiver.example 1700000000");
+	assert_string_equal(expand_for("192.0.2.3", "a@b.example", "%{c}", 1),
+	    "192.0.2.3");
+}
+
+static void
+test_macros_url_escape(void **state)
+{
+	(void)state;
+	assert_string_equal(expand_for("192.0.2.3", "a b/c~d@example.com",
+	    "%{L}", 0), "a%20b%2Fc~d");
+	assert_string_equal(expand_for("192.0.2.3", "Q=\"x\"@example.com",
+	    "%{S}", 0), "Q%3D%22x%22%40example.com");
+	/* Unknown sender with no local part: postmaster (RFC 7208 4.3). */
+	assert_string_equal(expand_for("192.0.2.3", "@example.com", "%{l}",
+	    0), "postmaster");
+	assert_string_equal(expand_for("192.0.2.3", "", "%{s}", 0),
+	    "postmaster@mx.sender.example");
+}
+
+static void
+test_macros_delimiters(void **state)
+{
+	(void)state;
+	assert_string_equal(expand_for("192.0.2.3", "a+b,c/d_e=f@x.example",
+	    "%{l+,/_=}", 0), "a.b.c.d.e.f");
+	assert_string_equal(expand_for("192.0.2.3", "a+b,c/d_e=f@x.example",
+	    "%{l2r+}", 0), "b,c/d_e=f.a");
+	assert_string_equal(expand_for("192.0.2.3", "a.b@x.example",
+	    "%{l1}", 0), "b");
+}
+
+static void
+test_domain_truncation(void **state)
+{
+	char label[64], spec[400], name[256];
+	struct spf_request req;
+	struct spf_resolver res;
+	struct spf_outcome o;
+	struct eval e;
+
+	(void)state;
+	memset(label, 'a', 50);
+	label[50] = '\0';
+	memset(&req, 0, sizeof(req));
+	spf_request_set_ip(&req, "192.0.2.1");
+	req.sender = "x@example.com";
+	memzone_resolver(&zone, &res);
+	memset(&e, 0, sizeof(e));
+	memset(&o, 0, sizeof(o));
+	e.req = &req;
+	e.res = &res;
+	e.out = &o;
+	split_sender(&e);
+	snprintf(spec, sizeof(spec), "%s.%s.%s.%s.%s.%s.example.com", label,
+	    label, label, label, label, label);
+	assert_int_equal(expand_domain(&e, spec, strlen(spec), "example.com",
+	    name, sizeof(name)), 0);
+	assert_true(strlen(name) <= 253);
+	assert_true(strlen(name) > 253 - 52);
+	assert_string_equal(name + strlen(name) - 11, "example.com");
+	/* An empty label after expansion is no name to ask. */
+	req.sender = "a..b@example.com";
+	split_sender(&e);
+	assert_int_equal(expand_domain(&e, "%{l}.example.com", 16,
+	    "example.com", name, sizeof(name)), -1);
+}
+
+/* ----------------------------------------------------------- the limits */
+
+/* A record with N "a" terms, each name with an address. */
+static void
+a_terms(int n)
+{
+	char rec[512], line[64];
+	int i;
+
+	memzone_clear(&zone);
+	snprintf(rec, sizeof(rec), "v=spf1");
+	for (i = 0; i < n; i++) {
+		snprintf(rec + strlen(rec), sizeof(rec) - strlen(rec),
+		    " a:h%d.example.com", i);
+		snprintf(line, sizeof(line), "h%d.example.com A 203.0.113.1", i);
+		add(line);
+	}
+	strcat(rec, " -all");
+	txt("example.com", rec);
+}
+
+static void
+test_dns_limit(void **state)
+{
+	struct spf_outcome out;
+
+	(void)state;
+	/* ten a terms are fine, the eleventh is a permerror */
+	a_terms(10);
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_FAIL);
+	assert_int_equal(out.dns_lookups, 10);
+	assert_int_equal(zone.queries, 11);
+	a_terms(11);
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_PERMERROR);
+	assert_non_null(strstr(out.problem, "more than 10"));
+	/* the record and ten terms: the eleventh is never asked */
+	assert_int_equal(zone.queries, 11);
+}
+
+static void
+test_void_limit(void **state)
+{
+	struct spf_outcome out;
+
+	(void)state;
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 a:n1.example.com a:n2.example.com "
+	    "a:n3.example.com +all");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_PERMERROR);
+	assert_int_equal(out.void_lookups, 3);
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 a:n1.example.com exists:n2.example.com +all");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_PASS);
+	assert_int_equal(out.void_lookups, 2);
+}
+
+static void
+test_mx_limit(void **state)
+{
+	struct spf_outcome out;
+	char line[96];
+	int i;
+
+	(void)state;
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 mx -all");
+	for (i = 0; i < 11; i++) {
+		snprintf(line, sizeof(line), "example.com MX %d m%d.example.com",
+		    i, i);
+		add(line);
+	}
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_PERMERROR);
+	/* ten are fine, and the hosts' addresses are looked at */
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 mx -all");
+	for (i = 0; i < 10; i++) {
+		snprintf(line, sizeof(line), "example.com MX %d m%d.example.com",
+		    i, i);
+		add(line);
+	}
+	add("m9.example.com A 192.0.2.1");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_PASS);
+}
+
+static void
+test_ptr_limit(void **state)
+{
+	struct spf_outcome out;
+	char line[96];
+	int i;
+
+	(void)state;
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 ptr -all");
+	/* twelve names; only the first ten are looked at (RFC 7208 4.6.4) */
+	for (i = 0; i < 12; i++) {
+		snprintf(line, sizeof(line),
+		    "1.2.0.192.in-addr.arpa PTR h%d.example.com", i);
+		add(line);
+		snprintf(line, sizeof(line), "h%d.example.com A %s", i,
+		    i == 11 ? "192.0.2.1" : "203.0.113.9");
+		add(line);
+	}
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_FAIL);
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 ptr -all");
+	add("1.2.0.192.in-addr.arpa PTR mail.example.com");
+	add("mail.example.com A 192.0.2.1");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_PASS);
+	/* a name in another domain does not validate */
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 ptr -all");
+	add("1.2.0.192.in-addr.arpa PTR mail.example.net");
+	add("mail.example.net A 192.0.2.1");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_FAIL);
+}
+
+/* An include loop and a wide include tree stay bounded in questions. */
+static void
+test_hostile_bounds(void **state)
+{
+	struct spf_outcome out;
+	char rec[2048], line[128];
+	int i, j;
+
+	(void)state;
+	memzone_clear(&zone);
+	txt("loop.example.com", "v=spf1 include:loop.example.com -all");
+	assert_int_equal(check("192.0.2.1", "u@loop.example.com", "h.example",
+	    &out), SPF_PERMERROR);
+	assert_true(zone.queries <= 2);
+	memzone_clear(&zone);
+	snprintf(rec, sizeof(rec), "v=spf1");
+	for (i = 0; i < 20; i++) {
+		char sub[1024];
+
+		snprintf(rec + strlen(rec), sizeof(rec) - strlen(rec),
+		    " include:i%d.example.com", i);
+		snprintf(sub, sizeof(sub), "v=spf1");
+		for (j = 0; j < 20; j++)
+			snprintf(sub + strlen(sub), sizeof(sub) - strlen(sub),
+			    " mx:m%d.i%d.example.com", j, i);
+		snprintf(line, sizeof(line), "i%d.example.com", i);
+		txt(line, sub);
+	}
+	strcat(rec, " -all");
+	txt("example.com", rec);
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_PERMERROR);
+	/* the record, ten terms asked in turn, ten ahead at most */
+	assert_true(zone.queries <= 1 + 2 * SPF_MAX_DNS_MECH);
+}
+
+static void
+test_include_semantics(void **state)
+{
+	struct spf_outcome out;
+
+	(void)state;
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 include:none.example.com -all");
+	add("none.example.com A 192.0.2.1");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_PERMERROR);
+	assert_non_null(strstr(out.problem, "no SPF record"));
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 -include:inc.example.com ~all");
+	txt("inc.example.com", "v=spf1 ip4:192.0.2.0/24 -all");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_FAIL);
+	assert_string_equal(out.mechanism, "-include:inc.example.com");
+	assert_string_equal(out.explanation, SPF_DEFAULT_EXPLANATION);
+	assert_int_equal(check("198.51.100.1", "u@example.com", "h.example",
+	    &out), SPF_SOFTFAIL);
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 include:t.example.com -all");
+	add("t.example.com TIMEOUT");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_TEMPERROR);
+	assert_non_null(strstr(out.problem, "timeout"));
+}
+
+static void
+test_redirect_and_exp(void **state)
+{
+	struct spf_outcome out;
+
+	(void)state;
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 exp=e.example.com redirect=r.example.com");
+	txt("e.example.com", "outer %{d}");
+	txt("r.example.com", "v=spf1 -all exp=e2.example.com");
+	txt("e2.example.com", "%{i} is not one of %{d}'s designated mail "
+	    "servers, said %{r} at %{t}");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_FAIL);
+	assert_string_equal(out.explanation, "192.0.2.1 is not one of "
+	    "r.example.com's designated mail servers, said mx.receiver.example "
+	    "at 1700000000");
+	assert_string_equal(out.mechanism, "-all");
+	/* redirect ignored when all is there */
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 ?all redirect=r.example.com");
+	txt("r.example.com", "v=spf1 -all");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_NEUTRAL);
+	/* a broken explanation falls back to the default */
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 -all exp=e.example.com");
+	txt("e.example.com", "bad %{x} macro");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_FAIL);
+	assert_string_equal(out.explanation, SPF_DEFAULT_EXPLANATION);
+}
+
+static void
+test_identities(void **state)
+{
+	struct spf_outcome out;
+	struct spf_request req;
+	struct spf_resolver res;
+
+	(void)state;
+	memzone_clear(&zone);
+	txt("helo.example.com", "v=spf1 ip4:192.0.2.1 -all");
+	assert_int_equal(check("192.0.2.1", "", "helo.example.com", &out),
+	    SPF_PASS);
+	assert_string_equal(out.sender, "postmaster@helo.example.com");
+	assert_int_equal(check("192.0.2.1", NULL, "[192.0.2.1]", &out),
+	    SPF_NONE);
+	memset(&req, 0, sizeof(req));
+	spf_request_set_ip(&req, "192.0.2.2");
+	req.identity = SPF_ID_HELO;
+	req.sender = "someone@else.example";
+	req.helo = "helo.example.com";
+	memzone_resolver(&zone, &res);
+	spf_check(&req, &res, &out);
+	assert_int_equal(out.result, SPF_FAIL);
+	assert_string_equal(out.domain, "helo.example.com");
+	assert_int_equal(check("192.0.2.1", "u@nodot", "h", &out), SPF_NONE);
+	assert_int_equal(check("192.0.2.1", "u@a..example.com", "h", &out),
+	    SPF_NONE);
+}
+
+static void
+test_valid_domain(void **state)
+{
+	char name[300];
+
+	(void)state;
+	assert_true(spf_valid_domain("example.com"));
+	assert_true(spf_valid_domain("example.com."));
+	assert_false(spf_valid_domain("example"));
+	assert_false(spf_valid_domain(".example.com"));
+	assert_false(spf_valid_domain("a..b"));
+	assert_false(spf_valid_domain("[192.0.2.1]"));
+	assert_false(spf_valid_domain(""));
+	memset(name, 'a', 64);
+	strcpy(name + 64, ".com");
+	assert_false(spf_valid_domain(name));
+	strcpy(name + 63, ".com");
+	assert_true(spf_valid_domain(name));
+}
+
+/* Every byte value in a record must be handled without harm. */
+static void
+test_binary_records(void **state)
+{
+	struct spf_outcome out;
+	char rec[64];
+	int c;
+
+	(void)state;
+	for (c = 0; c < 256; c++) {
+		memzone_clear(&zone);
+		snprintf(rec, sizeof(rec), "v=spf1 a:x%c.example.com -all", c);
+		if (c == 0)
+			memcpy(rec + 10, "\0", 1);
+		assert_int_equal(memzone_add(&zone, "example.com", SPF_T_TXT, 0,
+		    rec, 28, 0), 0);
+		check("192.0.2.1", "u@example.com", "h.example", &out);
+		assert_true(out.result == SPF_FAIL || out.result == SPF_PERMERROR);
+	}
+}
+
+static void
+count_line(void *arg, const char *line)
+{
+	int *n = arg;
+
+	for (; *line != '\0'; line++)
+		assert_true(*line >= 0x20 && *line <= 0x7e);
+	(*n)++;
+}
+
+static void
+test_trace(void **state)
+{
+	struct spf_request req;
+	struct spf_resolver res;
+	struct spf_outcome out;
+	int lines = 0;
+
+	(void)state;
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 a:\x01x.example.com a -all");
+	add("example.com A 192.0.2.1");
+	memset(&req, 0, sizeof(req));
+	spf_request_set_ip(&req, "192.0.2.1");
+	req.sender = "u@example.com";
+	req.trace = count_line;
+	req.trace_arg = &lines;
+	memzone_resolver(&zone, &res);
+	spf_check(&req, &res, &out);
+	assert_int_equal(out.result, SPF_PERMERROR);
+	assert_true(lines >= 2);
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 a -all");
+	add("example.com A 192.0.2.1");
+	lines = 0;
+	spf_check(&req, &res, &out);
+	assert_int_equal(out.result, SPF_PASS);
+	assert_int_equal(out.queries, 2);
+	/* record lookup, record, A lookup, mechanism */
+	assert_int_equal(lines, 4);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_record_syntax, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_record_good, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dual_cidr, setup, teardown),
+		cmocka_unit_test(test_addr_match),
+		cmocka_unit_test_setup_teardown(test_mapped_ipv4, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_macros_rfc_examples, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_macros_exp_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_macros_url_escape, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_macros_delimiters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_domain_truncation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dns_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_void_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mx_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ptr_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_bounds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_include_semantics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redirect_and_exp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_identities, setup, teardown),
+		cmocka_unit_test(test_valid_domain),
+		cmocka_unit_test_setup_teardown(test_binary_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trace, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

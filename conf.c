@@ -45,6 +45,8 @@ typedef int setter_fn(struct parse *p, int arg, const char *key,
     const char *value);
 typedef void printer_fn(const struct conf *c, int arg, FILE *out);
 
+static const char *default_code(int r);
+static const char *default_status(int r);
 static setter_fn set_socket, set_socket_mode, set_user, set_bool,
     set_results, set_reply_code, set_status_code, set_reply_text,
     set_header, set_hostname, set_authserv_id, set_networks,
@@ -626,7 +628,7 @@ set_reply_code(struct parse *p, int arg, const char *key, const char *value)
 	    value[1] < '0' || value[1] > '5' || !isdigit((unsigned char)value[2])) {
 		perr(p, "invalid %s \"%s\" (expected a 4xx or 5xx SMTP reply "
 		    "code, e.g. %s = %s)", key, shown(value, buf, sizeof buf),
-		    key, arg == SPF_TEMPERROR ? "451" : "550");
+		    key, default_code(arg));
 		return -1;
 	}
 	memcpy(p->c->reply[arg].code, value, 4);
@@ -661,8 +663,7 @@ set_status_code(struct parse *p, int arg, const char *key, const char *value)
 	    status_part(s, '\0') == NULL || strlen(value) >= 12) {
 		perr(p, "invalid %s \"%s\" (expected an enhanced status code "
 		    "of class 4 or 5, e.g. %s = %s)", key,
-		    shown(value, buf, sizeof buf), key,
-		    arg == SPF_TEMPERROR ? "4.7.24" : "5.7.23");
+		    shown(value, buf, sizeof buf), key, default_status(arg));
 		return -1;
 	}
 	memcpy(p->c->reply[arg].status, value, strlen(value) + 1);
@@ -1353,6 +1354,30 @@ static const struct {
 	    "SPF validation error: the SPF record of %{domain} is invalid" },
 };
 
+#define NDEFAULT_REPLIES (sizeof default_replies / sizeof default_replies[0])
+
+static const char *
+default_code(int r)
+{
+	size_t i;
+
+	for (i = 0; i < NDEFAULT_REPLIES; i++)
+		if ((int)default_replies[i].result == r)
+			return default_replies[i].code;
+	return "550";
+}
+
+static const char *
+default_status(int r)
+{
+	size_t i;
+
+	for (i = 0; i < NDEFAULT_REPLIES; i++)
+		if ((int)default_replies[i].result == r)
+			return default_replies[i].status;
+	return "5.7.23";
+}
+
 static void
 destroy(struct conf *c)
 {
@@ -1380,8 +1405,7 @@ set_default_strings(struct conf *c)
 	    (c->authserv_id = strdup("")) == NULL ||
 	    (c->reply[SPF_PASS].text = strdup("")) == NULL)
 		return -1;
-	for (i = 0; i < sizeof default_replies / sizeof default_replies[0];
-	    i++) {
+	for (i = 0; i < NDEFAULT_REPLIES; i++) {
 		struct conf_reply *r = &c->reply[default_replies[i].result];
 
 		memcpy(r->code, default_replies[i].code, 4);
@@ -1634,23 +1658,33 @@ seen_line(const struct parse *p, const char *name)
 	return line == SEEN_OVERRIDE ? 0 : line;
 }
 
+/* The line to report a reply's class mismatch on: the later of its two
+ * keys (0 when one came from the command line). */
+static unsigned
+reply_line(const struct parse *p, enum spf_result r)
+{
+	char key[40];
+	unsigned lcode, lstatus;
+
+	snprintf(key, sizeof key, "%s_reply_code", spf_result_name(r));
+	lcode = seen_line(p, key);
+	snprintf(key, sizeof key, "%s_status_code", spf_result_name(r));
+	lstatus = seen_line(p, key);
+	return lcode > lstatus ? lcode : lstatus;
+}
+
 /* Postfix treats a reply whose code and enhanced code differ in class as
  * a broken milter, so a mismatch is caught here, not at the first reject. */
 static void
-check_reply_class(struct parse *p, enum spf_result r)
+report_reply_class(struct parse *p, enum spf_result r)
 {
 	const struct conf_reply *reply = &p->c->reply[r];
 	const char *name = spf_result_name(r);
 	char kcode[40], kstatus[40];
-	unsigned lcode, lstatus;
 
-	if (reply->code[0] == reply->status[0])
-		return;
 	snprintf(kcode, sizeof kcode, "%s_reply_code", name);
 	snprintf(kstatus, sizeof kstatus, "%s_status_code", name);
-	lcode = seen_line(p, kcode);
-	lstatus = seen_line(p, kstatus);
-	p->line = lcode > lstatus ? lcode : lstatus;
+	p->line = reply_line(p, r);
 	if (p->seen[find_key(kstatus) - keys] == 0)
 		perr(p, "%s %s and the default %s %s differ in class; also "
 		    "set %s = %c%s", kcode, reply->code, kstatus,
@@ -1662,12 +1696,36 @@ check_reply_class(struct parse *p, enum spf_result r)
 		    reply->code[0], reply->status + 1);
 }
 
+/* Report the mismatches in line order, like the other messages. */
+static void
+check_reply_classes(struct parse *p)
+{
+	enum spf_result bad[NDEFAULT_REPLIES], tmp;
+	size_t n = 0, i, j;
+
+	for (i = 0; i < NDEFAULT_REPLIES; i++) {
+		const struct conf_reply *r =
+		    &p->c->reply[default_replies[i].result];
+
+		if (r->code[0] != r->status[0])
+			bad[n++] = default_replies[i].result;
+	}
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && reply_line(p, bad[j - 1]) >
+		    reply_line(p, bad[j]); j--) {
+			tmp = bad[j];
+			bad[j] = bad[j - 1];
+			bad[j - 1] = tmp;
+		}
+	for (i = 0; i < n; i++)
+		report_reply_class(p, bad[i]);
+}
+
 static int
 finish(struct parse *p)
 {
 	struct conf *c = p->c;
 	char host[256];
-	size_t i;
 
 	if (p->seen[find_key("reject_helo_results") - keys] == 0)
 		c->reject_helo_results = c->reject_results;
@@ -1681,9 +1739,7 @@ finish(struct parse *p)
 	if (c->authserv_id[0] == '\0' &&
 	    replace_str(p, &c->authserv_id, c->hostname) == -1)
 		return -1;
-	for (i = 0; i < sizeof default_replies / sizeof default_replies[0];
-	    i++)
-		check_reply_class(p, default_replies[i].result);
+	check_reply_classes(p);
 	return 0;
 }
 

@@ -73,3 +73,22 @@ TEST_BINS += test/test_conf test/conftool
 
 # ---- packaging: init scripts ------------------------------------------
 # (section: contrib)
+
+# ---- bench: load generator, no-op milter, evaluator benchmark ----------
+# Not a test (not in TESTS): `make bench` runs bench/run.sh, about four
+# minutes, and prints the table of bench/README.
+BENCH_BINS = bench/mload bench/noop-milter bench/spfbench
+BENCH_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
+
+.PHONY: bench
+bench: check-deps spf-milter $(BENCH_BINS)
+	sh bench/run.sh
+
+bench/mload: bench/mload.c
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ bench/mload.c -lpthread
+
+bench/noop-milter: bench/noop-milter.c
+	$(CC) $(STATIC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ bench/noop-milter.c -lmilter -lpthread
+
+bench/spfbench: bench/spfbench.c spf.c dns.c spf.h dns.h
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ bench/spfbench.c spf.c dns.c $(BENCH_WRAP) -ludns -lpthread

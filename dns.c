@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -693,6 +694,9 @@ tcp_step(struct dq *x)
 
 /* ---------------------------------------------------------------- udns */
 
+/* udns wants a result for every good reply; ours is in the debug hook. */
+static char udns_dummy;
+
 /* udns's parser: nothing to do, the debug hook kept the packet's answer. */
 static int
 parse_nothing(dnscc_t *qdn, dnscc_t *pkt, dnscc_t *cur, dnscc_t *end,
@@ -702,7 +706,7 @@ parse_nothing(dnscc_t *qdn, dnscc_t *pkt, dnscc_t *cur, dnscc_t *end,
 	(void)pkt;
 	(void)cur;
 	(void)end;
-	*result = NULL;
+	*result = &udns_dummy;
 	return 0;
 }
 
@@ -736,7 +740,8 @@ udns_done(struct dns_ctx *ctx, void *result, void *data)
 {
 	struct dq *x = data;
 
-	free(result);
+	if (result != &udns_dummy)
+		free(result);
 	x->uq = NULL;
 	if (x->truncated) {
 		if (tcp_start(x) == -1)
@@ -863,6 +868,18 @@ res_drop(void *ctx, struct spf_query *q)
 
 /* ---------------------------------------------------------------- the API */
 
+/* udns makes new contexts as copies of its default one, which must be set
+ * up first; once, whatever thread comes first. */
+static pthread_once_t defctx_once = PTHREAD_ONCE_INIT;
+static int defctx_ok;
+
+static void
+defctx_init(void)
+{
+	/* reads /etc/resolv.conf and the NAMESERVERS/RES_OPTIONS variables */
+	defctx_ok = dns_init(&dns_defctx, 0) >= 0;
+}
+
 struct dns *
 spf_dns_new(const struct dns_config *conf)
 {
@@ -874,10 +891,9 @@ spf_dns_new(const struct dns_config *conf)
 	    conf->timeout_ms : DNS_DEFAULT_TIMEOUT_MS;
 	d->nextid = (uint16_t)now_usec();
 	d->udpfd = -1;
-	if ((d->ctx = dns_new(NULL)) == NULL)
+	if (pthread_once(&defctx_once, defctx_init) != 0 || !defctx_ok)
 		goto fail;
-	/* reads /etc/resolv.conf and the NAMESERVERS/RES_OPTIONS variables */
-	if (dns_init(d->ctx, 0) < 0)
+	if ((d->ctx = dns_new(&dns_defctx)) == NULL)
 		goto fail;
 	if (conf != NULL && conf->nservers > 0) {
 		dns_add_serv(d->ctx, NULL);

@@ -78,7 +78,14 @@ def txt_rdata(strings):
 
 
 def norm(name):
-    return str(name).rstrip('.').lower()
+    """A name as a tuple of lower-case label bytes: zone names come as YAML
+    or zone-file text, question names as dnslib labels (whose str() would
+    escape spaces and the like)."""
+    if hasattr(name, 'label'):
+        labels = name.label
+    else:
+        labels = [to_bytes(x) for x in str(name).rstrip('.').split('.')]
+    return tuple(bytes(x).lower() for x in labels if x)
 
 
 class Zone:
@@ -101,8 +108,8 @@ class Zone:
         """A name with records, or an empty non-terminal above one."""
         if name in self.names:
             return True
-        suffix = '.' + name
-        return any(n.endswith(suffix) for n in self.names)
+        k = len(name)
+        return any(len(n) > k and n[-k:] == name for n in self.names)
 
 
 def rdata_for(rtype, value):
@@ -265,8 +272,7 @@ class Server:
         return rep.pack()
 
     def add_soa(self, rep, name):
-        labels = name.split('.')
-        apex = '.'.join(labels[-2:]) if len(labels) >= 2 else name
+        apex = b'.'.join(name[-2:]).decode('latin-1')
         rep.add_auth(RR(apex, QTYPE.SOA, ttl=TTL, rdata=SOA(
             'ns.' + apex, 'hostmaster.' + apex,
             (1, 3600, 600, 86400, 300))))

@@ -907,6 +907,8 @@ reply(SMFICTX *ctx, struct session *s, const struct verdict *v)
 		    s->ipstr, code, status, esc(text, e, sizeof(e)));
 		return SMFIS_CONTINUE;
 	}
+	logmsg(LOG_INFO, "%s: client=%s reply %s %s %s", queue_id(ctx),
+	    s->ipstr, code, status, esc(text, e, sizeof(e)));
 	if (smfi_setreply(ctx, code, status, text[0] ? text : NULL) != MI_SUCCESS)
 		logmsg(LOG_WARNING, "%s: the MTA refused the reply %s %s %s",
 		    s->ipstr, code, status, esc(text, e, sizeof(e)));

@@ -1,0 +1,115 @@
+#!/bin/sh
+# run-milter-tests.sh - the milter protocol tests: for each script
+# test/milter/NAME.lua, start spf-milter with test/milter/NAME.conf on a
+# unix socket in a scratch directory, run the script with miltertest
+# against it, and stop the milter again.  One DNS server
+# (test/dnsserver.py serving test/milter/zone on 127.0.0.1) serves them all.
+#
+#   sh test/run-milter-tests.sh [NAME ...]
+#   MILTER_WRAPPER="valgrind ..." sh test/run-milter-tests.sh   (leak runs)
+#
+# A script passes when it prints "all passed" and no "FAIL:"; the milter
+# must also exit 0 when told to stop (so a valgrind error fails the test).
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+bin=${SPF_MILTER:-$top/spf-milter}
+python=${PYTHON:-/usr/bin/python3}
+wrap=${MILTER_WRAPPER:-}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/spf-milter-test.XXXXXX") || exit 1
+dnspid=
+mpid=
+
+stop_pid() {	# PID SECONDS: TERM, wait up to SECONDS, then KILL
+	[ -n "$1" ] || return 0
+	kill -TERM "$1" 2>/dev/null || return 0
+	n=0
+	while kill -0 "$1" 2>/dev/null && [ $n -lt $(($2 * 10)) ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		echo "process $1 did not stop, killing it" >&2
+		kill -KILL "$1" 2>/dev/null
+	fi
+}
+
+cleanup() {
+	stop_pid "$mpid" 10
+	stop_pid "$dnspid" 5
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# Wait up to 10 s for file $1 to exist.
+wait_for() {
+	n=0
+	while [ ! -e "$1" ] && [ $n -lt 100 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	[ -e "$1" ]
+}
+
+"$python" "$top/test/dnsserver.py" --zone "$top/test/milter/zone" \
+    --portfile "$tmp/dnsport" --log "$tmp/dns.log" &
+dnspid=$!
+if ! wait_for "$tmp/dnsport"; then
+	echo "run-milter-tests: the DNS server did not start" >&2
+	exit 1
+fi
+read -r dnsport _ < "$tmp/dnsport"
+
+if [ $# -eq 0 ]; then
+	set --
+	for f in "$top"/test/milter/*.lua; do
+		n=$(basename "$f" .lua)
+		[ "$n" = lib ] || set -- "$@" "$n"
+	done
+fi
+
+failed=0
+for name in "$@"; do
+	d="$tmp/$name"
+	mkdir -p "$d"
+	sed -e "s|@DIR@|$d|g" -e "s|@DNSPORT@|$dnsport|g" \
+	    -e "s|@SRCDIR@|$top/test/milter|g" \
+	    "$top/test/milter/$name.conf" > "$d/milter.conf"
+	# shellcheck disable=SC2086
+	$wrap "$bin" -c "$d/milter.conf" > "$d/milter.log" 2>&1 &
+	mpid=$!
+	if ! wait_for "$d/milter.sock"; then
+		echo "FAIL $name: the milter did not start"
+		cat "$d/milter.log"
+		failed=$((failed + 1))
+		stop_pid "$mpid" 10
+		mpid=
+		continue
+	fi
+	timeout 300 miltertest -D sock="unix:$d/milter.sock" -D pid="$mpid" \
+	    -D dir="$d" -D srcdir="$top/test/milter" \
+	    -s "$top/test/milter/$name.lua" > "$d/out" 2>&1
+	mrc=$?
+	stop_pid "$mpid" 10
+	wait "$mpid"
+	rc=$?
+	mpid=
+	if [ $mrc -eq 0 ] && grep -q '^all passed$' "$d/out" &&
+	    ! grep -q '^FAIL' "$d/out" && [ $rc -eq 0 ]; then
+		echo "ok   $name ($(grep -c '^ok:' "$d/out") checks)"
+	else
+		echo "FAIL $name (miltertest exit $mrc, milter exit $rc)"
+		grep -v '^ok:' "$d/out"
+		echo "--- milter log (last 40 lines):"
+		tail -n 40 "$d/milter.log"
+		failed=$((failed + 1))
+	fi
+	[ -n "${KEEP_LOGS:-}" ] && cp "$d/milter.log" "$KEEP_LOGS.$name.log"
+done
+
+if [ $failed -gt 0 ]; then
+	echo "run-milter-tests: $failed script(s) failed"
+	exit 1
+fi
+echo "run-milter-tests: all passed"

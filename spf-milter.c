@@ -1323,21 +1323,38 @@ socket_permissions(const struct conf *c, const struct passwd *pw)
 	return 0;
 }
 
+/* The service user, from /etc/passwd itself: getpwnam() in a static
+ * glibc binary would need the NSS modules of the build machine. */
 static int
-lookup_user(const char *user, struct passwd **pw)
+lookup_user(const char *user, struct passwd *out, char **name)
 {
-	*pw = NULL;
+	FILE *f;
+	struct passwd *pw;
+	char *end;
+	unsigned long uid;
+	int numeric;
+
+	*name = NULL;
 	if (user == NULL || *user == '\0')
 		return 0;
-	if ((*pw = getpwnam(user)) == NULL) {
-		char *end;
-		unsigned long uid = strtoul(user, &end, 10);
-
-		if (*end == '\0' && end != user)
-			*pw = getpwuid((uid_t)uid);
+	uid = strtoul(user, &end, 10);
+	numeric = *end == '\0' && end != user;
+	if ((f = fopen("/etc/passwd", "r")) == NULL) {
+		logmsg(LOG_ERR, "/etc/passwd: %s", strerror(errno));
+		return -1;
 	}
-	if (*pw == NULL) {
-		logmsg(LOG_ERR, "user %s does not exist", user);
+	while ((pw = fgetpwent(f)) != NULL)
+		if (strcmp(pw->pw_name, user) == 0 ||
+		    (numeric && pw->pw_uid == (uid_t)uid))
+			break;
+	if (pw != NULL) {
+		*out = *pw;
+		*name = strdup(pw->pw_name);
+		out->pw_name = *name;
+	}
+	fclose(f);
+	if (pw == NULL || *name == NULL) {
+		logmsg(LOG_ERR, "user %s not found in /etc/passwd", user);
 		return -1;
 	}
 	return 0;
@@ -1397,17 +1414,32 @@ start_threads(void)
 	return 0;
 }
 
+static int listen_and_serve(const struct passwd *);
+
 static int
 run_milter(void)
 {
-	struct passwd *pw;
-	char e[512];
+	struct passwd pwbuf, *pw = NULL;
+	char *user = NULL;
+	int rc;
 
 	log_configure(conf_current);
 	if (start_threads() != 0)
 		return SPF_MILTER_EXIT_RUNTIME;
-	if (lookup_user(conf_current->user, &pw) != 0)
+	if (lookup_user(conf_current->user, &pwbuf, &user) != 0)
 		return SPF_MILTER_EXIT_RUNTIME;
+	if (user != NULL)
+		pw = &pwbuf;
+	rc = listen_and_serve(pw);
+	free(user);
+	return rc;
+}
+
+static int
+listen_and_serve(const struct passwd *pw)
+{
+	char e[512];
+
 	if (smfi_setconn(conf_current->socket) != MI_SUCCESS ||
 	    smfi_register(milter) != MI_SUCCESS) {
 		logmsg(LOG_ERR, "libmilter refused socket %s",
@@ -1494,7 +1526,12 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if ((q && argc != 3) || (!q && argc != 0) || (q && test)) {
+	if (q && argc != 3) {
+		fprintf(stderr, "spf-milter: -q needs three arguments: IP "
+		    "SENDER HELO (SENDER may be \"\")\n");
+		return SPF_MILTER_EXIT_USAGE;
+	}
+	if ((!q && argc != 0) || (q && test)) {
 		usage(stderr);
 		return SPF_MILTER_EXIT_USAGE;
 	}

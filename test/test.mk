@@ -70,6 +70,39 @@ TEST_BINS += test/test_conf test/conftool
 
 # ---- cross builds under qemu-user, fuzzing, sanitizers ----------------
 # (section: portability)
+.PHONY: test-cross fuzz sanitize
+FUZZ_SECONDS ?= 20
+
+# s390x is big-endian, armhf 32-bit: the evaluator must not care.
+test-cross: test/out/suite.txt
+	sh test/cross.sh s390x test/out/suite.txt
+	sh test/cross.sh armhf test/out/suite.txt
+
+test/fuzz_spf: test/fuzz_spf.c $(MEMRES) spf.c spf.h
+	clang -g -O1 $(CPPFLAGS) -I. -Itest -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -o $@ test/fuzz_spf.c test/memres.c
+
+# A bounded run from the seeds in test/fuzz-corpus (new finds go to
+# test/out/fuzz, not into the repository).
+fuzz: test/fuzz_spf
+	@mkdir -p test/out/fuzz
+	./test/fuzz_spf -max_total_time=$(FUZZ_SECONDS) -max_len=2048 \
+		-print_final_stats=1 test/out/fuzz test/fuzz-corpus
+
+# The tests again, built with ASan+UBSan (LeakSanitizer included) in a
+# copy of the tree under san/, dynamically linked (ASan needs it).
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+SAN_TESTS ?= test-spf test-suite-mem
+sanitize:
+	rm -rf san && mkdir -p san
+	cp -R Makefile *.c *.h spf-milter.conf* spf-milter.8 test san/ 2>/dev/null || true
+	rm -rf san/test/out
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	$(MAKE) -C san STATIC= CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
+		spf-milter $(SAN_TESTS)
+
+TESTS     += test-cross fuzz
 
 # ---- packaging: init scripts ------------------------------------------
 # (section: contrib)

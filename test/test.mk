@@ -67,6 +67,27 @@ TEST_BINS += test/test_conf test/conftool
 
 # ---- milter: miltertest scripts and Postfix end to end ----------------
 # (section: milter)
+# The milter under miltertest (test/milter/*.lua, each with its own config,
+# against test/dnsserver.py), and end to end behind a private Postfix.
+.PHONY: test-milter test-milter-valgrind test-postfix
+test-milter: spf-milter
+	PYTHON=$(PYTHON) sh test/run-milter-tests.sh
+
+# valgrind cannot watch malloc in a static binary: a dynamic build for it.
+test/spf-milter-dyn: $(SRCS) $(HDRS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $(SRCS) $(LIBS)
+
+MILTER_VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite --show-leak-kinds=definite
+test-milter-valgrind: test/spf-milter-dyn
+	SPF_MILTER=test/spf-milter-dyn MILTER_WRAPPER="$(MILTER_VALGRIND)" \
+		PYTHON=$(PYTHON) sh test/run-milter-tests.sh
+
+test-postfix: spf-milter
+	PYTHON=$(PYTHON) sh test/run-postfix-test.sh
+
+TESTS     += test-milter
+TEST_BINS += test/spf-milter-dyn
 
 # ---- cross builds under qemu-user, fuzzing, sanitizers ----------------
 # (section: portability)

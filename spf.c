@@ -332,8 +332,18 @@ pool_wait(struct eval *e, struct pooled *p)
 	const struct spf_answer *a;
 
 	if (!p->waited) {
-		if (p->q.answer == NULL)
+		unsigned rounds;
+
+		/* Each round takes in what has arrived and looks one step
+		 * further down the answers; a round ends with P answered or
+		 * with some other answer in.  The resolver's deadline
+		 * answers everything, so the bound is never reached. */
+		for (rounds = 0; rounds <= POOL_MAX + 1; rounds++) {
 			e->res->wait(e->res->ctx, &p->q);
+			lookahead(e);
+			if (p->q.answer != NULL)
+				break;
+		}
 		p->waited = 1;
 		a = p->q.answer != NULL ? p->q.answer : &failed;
 		trace(e, "dns %s %s: %s, %u record%s (%u.%03u ms)",
@@ -341,7 +351,6 @@ pool_wait(struct eval *e, struct pooled *p)
 		    a->status == SPF_DNS_OK ? a->count : 0,
 		    a->status == SPF_DNS_OK && a->count == 1 ? "" : "s",
 		    p->q.usec / 1000, p->q.usec % 1000);
-		lookahead(e);
 	}
 	return p->q.answer != NULL ? p->q.answer : &failed;
 }

@@ -90,8 +90,13 @@ struct spf_query {
 
 /*
  * submit() starts a question and returns at once (it may answer at once:
- * then q->answer is set on return).  wait() blocks until q has its answer;
- * when the resolver's deadline passes first it answers SPF_DNS_TIMEOUT.
+ * then q->answer is set on return).  wait() first takes in every answer
+ * that has arrived, without blocking; then, while q has no answer, it
+ * blocks until q or some other question gets its answer (or the
+ * resolver's deadline passes: then every question still open is answered
+ * SPF_DNS_TIMEOUT).  The evaluator calls it again until q is answered,
+ * looking at the other answers in between.  A resolver may also simply
+ * block until q is answered.
  * drop() forgets q: cancels it when still in flight and releases its
  * answer.  Every submitted question is dropped exactly once.
  */

@@ -23,7 +23,11 @@ SUITE = '/usr/share/doc/python3-spf/rfc7208-tests.yml.gz'
 
 def esc(value):
     if isinstance(value, str):
-        value = value.encode('utf-8')
+        # The suite writes bytes as \xNN escapes: one character per byte.
+        try:
+            value = value.encode('latin-1')
+        except UnicodeEncodeError:
+            value = value.encode('utf-8')
     out = []
     for b in value:
         if b == 0x5c:

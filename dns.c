@@ -544,8 +544,12 @@ forget(struct dq *x)
 {
 	struct dns *d = x->d;
 
-	if (x->uq != NULL)
+	if (x->uq != NULL) {
+		/* udns 0.4's dns_cancel() unlinks the query but leaves its
+		 * memory (from calloc() in dns_submit_dn()) to the caller */
 		dns_cancel(d->ctx, x->uq);
+		free(x->uq);
+	}
 	if (x->fd != -1)
 		close(x->fd);
 	free(x->in);

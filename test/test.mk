@@ -37,6 +37,25 @@ test-suite-mem: test/suite_mem test/out/suite.txt
 
 # ---- resolver: dns.c unit tests, suite through -q over UDP and TCP ----
 # (section: dns)
+# test-dns: dns.c's unit tests, against test/dnsserver.py (plain, truncating
+# at 512 bytes, delaying 100 ms), started and stopped by run-dns-tests.sh.
+# test-suite-dns: the RFC 7208 suite through ./spf-milter -q over UDP, with
+# answers over 512 bytes truncated, and with every answer over TCP.
+test/test_dns: test/test_dns.c dns.o spf.o dns.h spf.h
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ test/test_dns.c dns.o spf.o \
+	    $(CMOCKA_LIBS) -ludns -lpthread
+
+test-dns: test/test_dns
+	PYTHON=$(PYTHON) sh test/run-dns-tests.sh
+
+test-suite-dns: spf-milter
+	PYTHON=$(PYTHON) sh test/suite-dns.sh udp
+	PYTHON=$(PYTHON) sh test/suite-dns.sh tcp512
+	PYTHON=$(PYTHON) sh test/suite-dns.sh tcpall
+
+.PHONY: test-dns test-suite-dns
+TESTS     += test-dns test-suite-dns
+TEST_BINS += test/test_dns
 
 # ---- configuration: conf.c unit tests, config corpus, man pages -------
 # (section: conf)

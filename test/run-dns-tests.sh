@@ -1,0 +1,79 @@
+#!/bin/sh
+# run-dns-tests.sh - run test/test_dns (dns.c's unit tests) against three
+# instances of test/dnsserver.py on loopback: a plain one, one that
+# truncates UDP answers over 512 bytes, one that delays every answer by
+# 100 ms.  Every server is stopped by its PID when this script exits.
+set -eu
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-/usr/bin/python3}
+TEST=${TEST:-./test/test_dns}
+
+tmp=$(mktemp -d)
+pids=
+cleanup() {
+	for p in $pids; do
+		kill "$p" 2>/dev/null || true
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# The zone: names for every status, every record type, binary TXT data,
+# and an RRset far larger than 512 bytes (5 records of 4 x 200 bytes).
+zone=$tmp/test.zone
+{
+	printf '%s\n' 'txt.test.example TXT "v=spf1 " "-all"'
+	printf '%s\n' 'bin.test.example TXT "a\x00b\xff" "\"q\\"'
+	printf '%s\n' 'multi.test.example TXT "one"'
+	printf '%s\n' 'multi.test.example TXT "two"'
+	printf '%s\n' 'a.test.example A 192.0.2.1'
+	printf '%s\n' 'a.test.example A 192.0.2.2'
+	printf '%s\n' 'a.test.example AAAA 2001:db8::1'
+	printf '%s\n' 'mx.test.example MX 10 mail.test.example'
+	printf '%s\n' 'mx.test.example MX 20 mail2.test.example'
+	printf '%s\n' '1.2.0.192.in-addr.arpa PTR host.test.example'
+	printf '%s\n' 'alias.test.example CNAME a.test.example'
+	printf '%s\n' 'loop.test.example CNAME loop.test.example'
+	printf '%s\n' 'fail.test.example SERVFAIL'
+	printf '%s\n' 'refused.test.example REFUSED'
+	printf '%s\n' 'garbled.test.example GARBLE'
+	printf '%s\n' 'mute.test.example TIMEOUT'
+	s=$(printf '%0200d' 0)
+	for i in 1 2 3 4 5; do
+		printf '%s\n' "big.test.example TXT \"$i$s\" \"$s\" \"$s\" \"$s\""
+	done
+	for i in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
+		printf '%s\n' "p$i.test.example A 192.0.2.$i"
+	done
+} > "$zone"
+
+start() {
+	name=$1
+	shift
+	"$PYTHON" test/dnsserver.py --zone "$zone" \
+	    --portfile "$tmp/$name.port" --log "$tmp/$name.log" "$@" &
+	pids="$pids $!"
+}
+start plain
+start trunc --truncate 512
+start slow --delay 100
+
+# wait (at most 10 s) until every server has written its port
+i=0
+while [ ! -e "$tmp/plain.port" ] || [ ! -e "$tmp/trunc.port" ] ||
+    [ ! -e "$tmp/slow.port" ]; do
+	i=$((i + 1))
+	if [ "$i" -gt 100 ]; then
+		printf '%s\n' "run-dns-tests.sh: the DNS servers did not start" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+
+DNS_TEST_PLAIN=$(cut -d' ' -f1 "$tmp/plain.port")
+DNS_TEST_TRUNC=$(cut -d' ' -f1 "$tmp/trunc.port")
+DNS_TEST_SLOW=$(cut -d' ' -f1 "$tmp/slow.port")
+DNS_TEST_TRUNC_LOG=$tmp/trunc.log
+export DNS_TEST_PLAIN DNS_TEST_TRUNC DNS_TEST_SLOW DNS_TEST_TRUNC_LOG
+"$TEST"

@@ -1,0 +1,768 @@
+/*
+ * test_dns.c - unit tests of dns.c: the nameserver syntax, the reply
+ * parser fed hand-made and hostile packets, and the resolver against
+ * test/dnsserver.py (status mapping, deadline, TCP after truncation,
+ * questions in flight together).  Run by test/run-dns-tests.sh, which
+ * starts the servers and passes their ports in the environment.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../dns.h"
+
+/* ------------------------------------------------------------ helpers */
+
+static uint64_t
+msec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static unsigned
+env_port(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL ? (unsigned)atoi(v) : 0;
+}
+
+/* A resolver asking 127.0.0.1 on the port in environment variable VAR. */
+static struct dns *
+resolver_at(const char *var, unsigned timeout_ms)
+{
+	struct dns_config c;
+	char text[32];
+
+	memset(&c, 0, sizeof(c));
+	snprintf(text, sizeof(text), "127.0.0.1:%u", env_port(var));
+	assert_int_equal(dns_parse_server(text, &c.servers[0]), 0);
+	c.nservers = 1;
+	c.timeout_ms = timeout_ms;
+	return spf_dns_new(&c);
+}
+
+/* Ask one question and wait for it. */
+static void
+ask(struct spf_resolver *r, struct spf_query *q, const char *name,
+    unsigned type)
+{
+	memset(q, 0, sizeof(*q));
+	snprintf(q->name, sizeof(q->name), "%s", name);
+	q->type = (uint16_t)type;
+	r->submit(r->ctx, q);
+	r->wait(r->ctx, q);
+	assert_non_null(q->answer);
+}
+
+static int
+have_servers(void)
+{
+	return env_port("DNS_TEST_PLAIN") != 0;
+}
+
+#define NEED_SERVERS() do { if (!have_servers()) { skip(); } } while (0)
+
+/* A DNS message built by hand. */
+struct msg {
+	unsigned char p[2048];
+	size_t n;
+};
+
+static void
+m16(struct msg *m, unsigned v)
+{
+	m->p[m->n++] = (unsigned char)(v >> 8);
+	m->p[m->n++] = (unsigned char)v;
+}
+
+static void
+m32(struct msg *m, uint32_t v)
+{
+	m16(m, v >> 16);
+	m16(m, v & 0xffff);
+}
+
+static void
+mbytes(struct msg *m, const void *b, size_t n)
+{
+	memcpy(m->p + m->n, b, n);
+	m->n += n;
+}
+
+static void
+mname(struct msg *m, const char *name)
+{
+	while (*name != '\0') {
+		const char *dot = strchr(name, '.');
+		size_t l = dot ? (size_t)(dot - name) : strlen(name);
+
+		m->p[m->n++] = (unsigned char)l;
+		mbytes(m, name, l);
+		name += l + (dot ? 1 : 0);
+	}
+	m->p[m->n++] = 0;
+}
+
+/* Header and question; the name is at offset 12 (for pointers 0xc00c). */
+static void
+mstart(struct msg *m, unsigned rcode, unsigned an, unsigned ns,
+    const char *qname, unsigned qtype)
+{
+	m->n = 0;
+	m16(m, 0x1234);
+	m16(m, 0x8180 | rcode);
+	m16(m, 1);
+	m16(m, an);
+	m16(m, ns);
+	m16(m, 0);
+	mname(m, qname);
+	m16(m, qtype);
+	m16(m, 1);
+}
+
+/* An RR owned by the question's name (pointer 0xc00c). */
+static void
+mrr(struct msg *m, unsigned type, uint32_t ttl, const void *rd, size_t n)
+{
+	m16(m, 0xc00c);
+	m16(m, type);
+	m16(m, 1);
+	m32(m, ttl);
+	m16(m, (unsigned)n);
+	mbytes(m, rd, n);
+}
+
+static struct spf_answer *
+parse(const struct msg *m, const char *name, unsigned type)
+{
+	struct spf_answer *a = dns_parse_reply(m->p, m->n, name, type);
+
+	assert_non_null(a);
+	return a;
+}
+
+/* ------------------------------------------------- dns_parse_server() */
+
+static void
+test_parse_server(void **state)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	static const char *bad[] = {
+		"", " ", "example.com", "1.2.3", "1.2.3.4:", "1.2.3.4:0",
+		"1.2.3.4:65536", "1.2.3.4:53x", "1.2.3.4:-1", "[1.2.3.4]:53",
+		"[::1", "[::1]x", "[::1]:", "::1:53:", "1.2.3.4 53",
+		"256.1.1.1", "[::1]:99999",
+	};
+
+	(void)state;
+	assert_int_equal(dns_parse_server("192.0.2.1", &ss), 0);
+	assert_int_equal(sin->sin_family, AF_INET);
+	assert_int_equal(ntohs(sin->sin_port), 53);
+	assert_int_equal(ntohl(sin->sin_addr.s_addr), 0xc0000201);
+	assert_int_equal(dns_parse_server(" 127.0.0.1:5353 ", &ss), 0);
+	assert_int_equal(ntohs(sin->sin_port), 5353);
+	assert_int_equal(dns_parse_server("::1", &ss), 0);
+	assert_int_equal(sin6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(sin6->sin6_port), 53);
+	assert_int_equal(sin6->sin6_addr.s6_addr[15], 1);
+	assert_int_equal(dns_parse_server("[2001:db8::2]:65535", &ss), 0);
+	assert_int_equal(sin6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(sin6->sin6_port), 65535);
+	assert_int_equal(dns_parse_server("[::1]", &ss), 0);
+	assert_int_equal(ntohs(sin6->sin6_port), 53);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (dns_parse_server(bad[i], &ss) != -1)
+			fail_msg("accepted \"%s\"", bad[i]);
+}
+
+/* ---------------------------------------------------- dns_parse_reply() */
+
+static void
+test_reply_txt(void **state)
+{
+	struct msg m;
+	struct spf_answer *a;
+	static const unsigned char rd1[] = "\007v=spf1 \004-all";
+	static const unsigned char rd2[] = "\003a\000b";
+
+	(void)state;
+	mstart(&m, 0, 2, 0, "example.com", SPF_T_TXT);
+	mrr(&m, SPF_T_TXT, 300, rd1, sizeof(rd1) - 1);
+	mrr(&m, SPF_T_TXT, 100, rd2, sizeof(rd2) - 1);
+	a = parse(&m, "example.com", SPF_T_TXT);
+	assert_int_equal(a->status, SPF_DNS_OK);
+	assert_int_equal(a->count, 2);
+	assert_int_equal(a->ttl, 100);
+	assert_int_equal(a->rr[0].len, 11);
+	assert_memory_equal(a->rr[0].data, "v=spf1 -all", 12);
+	assert_int_equal(a->rr[1].len, 3);
+	assert_memory_equal(a->rr[1].data, "a\0b", 4);
+	free(a);
+	/* the question's name matches case-insensitively */
+	a = parse(&m, "EXAMPLE.com", SPF_T_TXT);
+	assert_int_equal(a->status, SPF_DNS_OK);
+	free(a);
+}
+
+static void
+test_reply_addresses(void **state)
+{
+	struct msg m;
+	struct spf_answer *a;
+	static const unsigned char v4[] = { 192, 0, 2, 1 };
+	unsigned char v6[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+
+	(void)state;
+	mstart(&m, 0, 1, 0, "example.com", SPF_T_A);
+	mrr(&m, SPF_T_A, 60, v4, 4);
+	a = parse(&m, "example.com", SPF_T_A);
+	assert_int_equal(a->status, SPF_DNS_OK);
+	assert_int_equal(a->rr[0].len, 4);
+	assert_memory_equal(a->rr[0].data, v4, 4);
+	free(a);
+	/* an A record of 5 bytes is garbage */
+	mstart(&m, 0, 1, 0, "example.com", SPF_T_A);
+	mrr(&m, SPF_T_A, 60, v6, 5);
+	a = parse(&m, "example.com", SPF_T_A);
+	assert_int_equal(a->status, SPF_DNS_SERVFAIL);
+	free(a);
+	v6[15] = 1;
+	mstart(&m, 0, 1, 0, "example.com", SPF_T_AAAA);
+	mrr(&m, SPF_T_AAAA, 60, v6, 16);
+	a = parse(&m, "example.com", SPF_T_AAAA);
+	assert_int_equal(a->status, SPF_DNS_OK);
+	assert_memory_equal(a->rr[0].data, v6, 16);
+	free(a);
+}
+
+static void
+test_reply_mx_ptr(void **state)
+{
+	struct msg m;
+	struct spf_answer *a;
+	/* pref 10, "mail" + pointer to example.com at offset 12 */
+	static const unsigned char mx[] = { 0, 10, 4, 'm', 'a', 'i', 'l',
+	    0xc0, 0x0c };
+	static const unsigned char ptr[] = { 4, 'h', 'o', 's', 't', 0xc0,
+	    0x0c };
+
+	(void)state;
+	mstart(&m, 0, 1, 0, "example.com", SPF_T_MX);
+	mrr(&m, SPF_T_MX, 60, mx, sizeof(mx));
+	a = parse(&m, "example.com", SPF_T_MX);
+	assert_int_equal(a->status, SPF_DNS_OK);
+	assert_int_equal(a->rr[0].pref, 10);
+	assert_string_equal((const char *)a->rr[0].data, "mail.example.com");
+	assert_int_equal(a->rr[0].len, 16);
+	free(a);
+	mstart(&m, 0, 1, 0, "1.2.0.192.in-addr.arpa", SPF_T_PTR);
+	mrr(&m, SPF_T_PTR, 60, ptr, sizeof(ptr));
+	a = parse(&m, "1.2.0.192.in-addr.arpa", SPF_T_PTR);
+	assert_int_equal(a->status, SPF_DNS_OK);
+	assert_string_equal((const char *)a->rr[0].data,
+	    "host.1.2.0.192.in-addr.arpa");
+	free(a);
+	/* an MX whose name runs past its rdata */
+	mstart(&m, 0, 1, 0, "example.com", SPF_T_MX);
+	mrr(&m, SPF_T_MX, 60, mx, 5);
+	mbytes(&m, "\0\0\0\0", 4);
+	a = parse(&m, "example.com", SPF_T_MX);
+	assert_int_equal(a->status, SPF_DNS_SERVFAIL);
+	free(a);
+}
+
+static void
+test_reply_cname(void **state)
+{
+	struct msg m;
+	struct spf_answer *a;
+	static const unsigned char target[] = { 1, 'b', 0xc0, 0x0c };
+	static const unsigned char self[] = { 0xc0, 0x0c };
+	static const unsigned char v4[] = { 192, 0, 2, 7 };
+	size_t owner;
+
+	(void)state;
+	/* a.example.com CNAME b.a.example.com, which has an A and a TXT */
+	mstart(&m, 0, 3, 0, "a.example.com", SPF_T_A);
+	owner = m.n;
+	mrr(&m, 5, 30, target, sizeof(target));
+	m16(&m, 0xc000 | (unsigned)(owner + 12));
+	m16(&m, SPF_T_A);
+	m16(&m, 1);
+	m32(&m, 600);
+	m16(&m, 4);
+	mbytes(&m, v4, 4);
+	m16(&m, 0xc000 | (unsigned)(owner + 12));
+	m16(&m, SPF_T_TXT);
+	m16(&m, 1);
+	m32(&m, 600);
+	m16(&m, 2);
+	mbytes(&m, "\001x", 2);
+	a = parse(&m, "a.example.com", SPF_T_A);
+	assert_int_equal(a->status, SPF_DNS_OK);
+	assert_int_equal(a->count, 1);
+	assert_memory_equal(a->rr[0].data, v4, 4);
+	assert_int_equal(a->ttl, 30);
+	free(a);
+	/* a CNAME to itself is a loop: a server failure, never a hang */
+	mstart(&m, 0, 1, 0, "a.example.com", SPF_T_A);
+	mrr(&m, 5, 30, self, sizeof(self));
+	a = parse(&m, "a.example.com", SPF_T_A);
+	assert_int_equal(a->status, SPF_DNS_SERVFAIL);
+	free(a);
+	/* a CNAME to a name with no records here: no data */
+	mstart(&m, 0, 1, 0, "a.example.com", SPF_T_A);
+	mrr(&m, 5, 30, target, sizeof(target));
+	a = parse(&m, "a.example.com", SPF_T_A);
+	assert_int_equal(a->status, SPF_DNS_NODATA);
+	free(a);
+}
+
+static void
+soa(struct msg *m, uint32_t ttl, uint32_t minimum)
+{
+	m16(m, 0xc00c);
+	m16(m, 6);
+	m16(m, 1);
+	m32(m, ttl);
+	m16(m, 4 + 20);
+	mbytes(m, "\xc0\x0c\xc0\x0c", 4);
+	m32(m, 1);
+	m32(m, 3600);
+	m32(m, 600);
+	m32(m, 86400);
+	m32(m, minimum);
+}
+
+static void
+test_reply_negative(void **state)
+{
+	struct msg m;
+	struct spf_answer *a;
+
+	(void)state;
+	mstart(&m, 3, 0, 1, "example.com", SPF_T_TXT);
+	soa(&m, 3600, 300);
+	a = parse(&m, "example.com", SPF_T_TXT);
+	assert_int_equal(a->status, SPF_DNS_NXDOMAIN);
+	assert_int_equal(a->ttl, 300);
+	free(a);
+	mstart(&m, 0, 0, 1, "example.com", SPF_T_TXT);
+	soa(&m, 120, 300);
+	a = parse(&m, "example.com", SPF_T_TXT);
+	assert_int_equal(a->status, SPF_DNS_NODATA);
+	assert_int_equal(a->ttl, 120);
+	free(a);
+	mstart(&m, 0, 0, 0, "example.com", SPF_T_TXT);
+	a = parse(&m, "example.com", SPF_T_TXT);
+	assert_int_equal(a->status, SPF_DNS_NODATA);
+	assert_int_equal(a->ttl, 0);
+	free(a);
+	for (unsigned rcode = 1; rcode < 16; rcode++) {
+		if (rcode == 3)
+			continue;
+		mstart(&m, rcode, 0, 0, "example.com", SPF_T_TXT);
+		a = parse(&m, "example.com", SPF_T_TXT);
+		assert_int_equal(a->status, SPF_DNS_SERVFAIL);
+		free(a);
+	}
+}
+
+static void
+test_reply_hostile(void **state)
+{
+	struct msg m, bad;
+	struct spf_answer *a;
+	static const unsigned char rd[] = "\005hello";
+	size_t answered;
+
+	(void)state;
+	mstart(&m, 0, 1, 1, "example.com", SPF_T_TXT);
+	mrr(&m, SPF_T_TXT, 300, rd, sizeof(rd) - 1);
+	answered = m.n;
+	soa(&m, 1, 1);
+	/* every cut of a good packet: no crash, no overread (ASan); cut
+	 * before the end of the answer section, it is garbage (the
+	 * authority section is only read for negative answers) */
+	for (size_t n = 0; n < m.n; n++) {
+		a = dns_parse_reply(m.p, n, "example.com", SPF_T_TXT);
+		assert_non_null(a);
+		if (n < answered)
+			assert_int_equal(a->status, SPF_DNS_SERVFAIL);
+		free(a);
+	}
+	/* a character-string longer than its record */
+	mstart(&bad, 0, 1, 0, "example.com", SPF_T_TXT);
+	mrr(&bad, SPF_T_TXT, 300, "\011hello", 6);
+	a = parse(&bad, "example.com", SPF_T_TXT);
+	assert_int_equal(a->status, SPF_DNS_SERVFAIL);
+	free(a);
+	/* a name pointer to itself, and one pointing forward */
+	mstart(&bad, 0, 1, 0, "example.com", SPF_T_TXT);
+	m16(&bad, 0xc000 | (unsigned)bad.n);
+	a = parse(&bad, "example.com", SPF_T_TXT);
+	assert_int_equal(a->status, SPF_DNS_SERVFAIL);
+	free(a);
+	mstart(&bad, 0, 1, 0, "example.com", SPF_T_TXT);
+	m16(&bad, 0xc000 | (unsigned)(bad.n + 2));
+	mname(&bad, "example.com");
+	a = parse(&bad, "example.com", SPF_T_TXT);
+	assert_int_equal(a->status, SPF_DNS_SERVFAIL);
+	free(a);
+	/* the answer to another question, and to another type */
+	a = parse(&m, "example.org", SPF_T_TXT);
+	assert_int_equal(a->status, SPF_DNS_SERVFAIL);
+	free(a);
+	a = parse(&m, "example.com", SPF_T_A);
+	assert_int_equal(a->status, SPF_DNS_SERVFAIL);
+	free(a);
+	/* not a response (QR clear) */
+	bad = m;
+	bad.p[2] &= 0x7f;
+	a = parse(&bad, "example.com", SPF_T_TXT);
+	assert_int_equal(a->status, SPF_DNS_SERVFAIL);
+	free(a);
+	/* random damage, many times: any answer, but never a crash */
+	srand(7208);
+	for (int i = 0; i < 20000; i++) {
+		bad = m;
+		for (int k = 0; k < 1 + i % 4; k++)
+			bad.p[rand() % (int)bad.n] = (unsigned char)rand();
+		a = dns_parse_reply(bad.p, bad.n, "example.com", SPF_T_TXT);
+		assert_non_null(a);
+		for (unsigned j = 0; a->status == SPF_DNS_OK && j < a->count;
+		    j++)
+			assert_true(a->rr[j].len <= bad.n);
+		free(a);
+	}
+}
+
+static void
+test_answer_text(void **state)
+{
+	struct spf_query q;
+	char buf[128], small[16];
+	struct spf_answer *a = spf_answer_new(SPF_DNS_OK, 1, 1, 6);
+
+	(void)state;
+	memset(&q, 0, sizeof(q));
+	strcpy(q.name, "example.com");
+	q.type = SPF_T_TXT;
+	q.usec = 1500;
+	a->rr[0].data = (unsigned char *)&a->rr[1];
+	memcpy((unsigned char *)&a->rr[1], "a\"\n\\\xff", 6);
+	a->rr[0].len = 5;
+	q.answer = a;
+	assert_string_equal(dns_answer_text(&q, buf, sizeof(buf)),
+	    "example.com TXT: \"a\\\"\\x0a\\\\\\xff\" (1.500 ms)");
+	assert_int_equal(strlen(dns_answer_text(&q, small, sizeof(small))),
+	    sizeof(small) - 1);
+	a->status = SPF_DNS_NXDOMAIN;
+	assert_string_equal(dns_answer_text(&q, buf, sizeof(buf)),
+	    "example.com TXT: nxdomain (1.500 ms)");
+	free(a);
+	assert_string_equal(dns_status_name(SPF_DNS_TIMEOUT), "timeout");
+	assert_string_equal(dns_type_name(SPF_T_AAAA), "AAAA");
+}
+
+/* ------------------------------------------------ against the servers */
+
+static void
+test_statuses(void **state)
+{
+	struct dns *d;
+	struct spf_resolver r;
+	struct spf_query q;
+	static const struct {
+		const char *name;
+		unsigned type;
+		enum spf_dns_status status;
+	} cases[] = {
+		{ "txt.test.example", SPF_T_TXT, SPF_DNS_OK },
+		{ "txt.test.example", SPF_T_A, SPF_DNS_NODATA },
+		{ "test.example", SPF_T_TXT, SPF_DNS_NODATA },
+		{ "none.test.example", SPF_T_TXT, SPF_DNS_NXDOMAIN },
+		{ "fail.test.example", SPF_T_TXT, SPF_DNS_SERVFAIL },
+		{ "refused.test.example", SPF_T_A, SPF_DNS_SERVFAIL },
+		{ "garbled.test.example", SPF_T_TXT, SPF_DNS_SERVFAIL },
+		{ "loop.test.example", SPF_T_A, SPF_DNS_SERVFAIL },
+		{ "alias.test.example", SPF_T_A, SPF_DNS_OK },
+		{ "a.test.example", SPF_T_AAAA, SPF_DNS_OK },
+		{ "mx.test.example", SPF_T_MX, SPF_DNS_OK },
+		{ "1.2.0.192.in-addr.arpa", SPF_T_PTR, SPF_DNS_OK },
+		{ "bad..name", SPF_T_A, SPF_DNS_NXDOMAIN },
+	};
+
+	(void)state;
+	NEED_SERVERS();
+	assert_non_null(d = resolver_at("DNS_TEST_PLAIN", 3000));
+	dns_resolver(d, &r);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		dns_deadline(d, 0);
+		ask(&r, &q, cases[i].name, cases[i].type);
+		if (q.answer->status != cases[i].status)
+			fail_msg("%s %s: %s, expected %s", cases[i].name,
+			    dns_type_name(cases[i].type),
+			    dns_status_name(q.answer->status),
+			    dns_status_name(cases[i].status));
+		r.drop(r.ctx, &q);
+	}
+	/* the data as served, and the negative TTL of the server's SOA */
+	ask(&r, &q, "bin.test.example", SPF_T_TXT);
+	assert_int_equal(q.answer->count, 1);
+	assert_int_equal(q.answer->rr[0].len, 7);
+	assert_memory_equal(q.answer->rr[0].data, "a\0b\xff\"q\\", 8);
+	assert_true(q.usec > 0);
+	r.drop(r.ctx, &q);
+	ask(&r, &q, "alias.test.example", SPF_T_A);
+	assert_int_equal(q.answer->count, 2);
+	r.drop(r.ctx, &q);
+	ask(&r, &q, "mx.test.example", SPF_T_MX);
+	assert_int_equal(q.answer->count, 2);
+	r.drop(r.ctx, &q);
+	ask(&r, &q, "none.test.example", SPF_T_TXT);
+	assert_int_equal(q.answer->ttl, 300);
+	r.drop(r.ctx, &q);
+	spf_dns_free(d);
+}
+
+static void
+test_deadline(void **state)
+{
+	struct dns *d;
+	struct spf_resolver r;
+	struct spf_query q, q2;
+	uint64_t t0;
+
+	(void)state;
+	NEED_SERVERS();
+	assert_non_null(d = resolver_at("DNS_TEST_PLAIN", 3000));
+	dns_resolver(d, &r);
+	/* a mute name: the deadline answers, not udns's retries */
+	dns_deadline(d, 300);
+	t0 = msec();
+	ask(&r, &q, "mute.test.example", SPF_T_TXT);
+	assert_int_equal(q.answer->status, SPF_DNS_TIMEOUT);
+	assert_in_range(msec() - t0, 250, 700);
+	r.drop(r.ctx, &q);
+	/* past the deadline, a new question times out at once */
+	t0 = msec();
+	ask(&r, &q, "txt.test.example", SPF_T_TXT);
+	assert_int_equal(q.answer->status, SPF_DNS_TIMEOUT);
+	assert_true(msec() - t0 < 50);
+	r.drop(r.ctx, &q);
+	/* a new deadline (0: the configured one) and answers again */
+	dns_deadline(d, 0);
+	ask(&r, &q, "txt.test.example", SPF_T_TXT);
+	assert_int_equal(q.answer->status, SPF_DNS_OK);
+	r.drop(r.ctx, &q);
+	/* what is in flight when the deadline passes times out with it */
+	dns_deadline(d, 200);
+	memset(&q2, 0, sizeof(q2));
+	strcpy(q2.name, "mute.test.example");
+	q2.type = SPF_T_A;
+	r.submit(r.ctx, &q2);
+	ask(&r, &q, "mute.test.example", SPF_T_TXT);
+	assert_int_equal(q.answer->status, SPF_DNS_TIMEOUT);
+	assert_non_null(q2.answer);
+	assert_int_equal(q2.answer->status, SPF_DNS_TIMEOUT);
+	r.drop(r.ctx, &q);
+	r.drop(r.ctx, &q2);
+	spf_dns_free(d);
+}
+
+/* Count the TCP questions for NAME in the truncating server's log. */
+static int
+tcp_questions(const char *name)
+{
+	const char *path = getenv("DNS_TEST_TRUNC_LOG");
+	char line[512];
+	int n = 0;
+	FILE *f;
+
+	if (path == NULL || (f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, name) != NULL && strstr(line, " tcp\n"))
+			n++;
+	fclose(f);
+	return n;
+}
+
+static void
+test_truncated(void **state)
+{
+	struct dns *d;
+	struct spf_resolver r;
+	struct spf_query q;
+	int before = tcp_questions("big.test.example");
+	size_t total = 0;
+
+	(void)state;
+	NEED_SERVERS();
+	assert_non_null(d = resolver_at("DNS_TEST_TRUNC", 3000));
+	dns_resolver(d, &r);
+	dns_deadline(d, 0);
+	ask(&r, &q, "big.test.example", SPF_T_TXT);
+	assert_int_equal(q.answer->status, SPF_DNS_OK);
+	assert_int_equal(q.answer->count, 5);
+	for (unsigned i = 0; i < q.answer->count; i++) {
+		assert_int_equal(q.answer->rr[i].len, 801);
+		total += q.answer->rr[i].len;
+	}
+	assert_int_equal(total, 5 * 801);
+	r.drop(r.ctx, &q);
+	assert_int_equal(tcp_questions("big.test.example"), before + 1);
+	/* a short answer stays on UDP */
+	ask(&r, &q, "txt.test.example", SPF_T_TXT);
+	assert_int_equal(q.answer->status, SPF_DNS_OK);
+	r.drop(r.ctx, &q);
+	assert_int_equal(tcp_questions("txt.test.example"), 0);
+	/* several truncated at once, each over its own connection */
+	{
+		struct spf_query qs[4];
+
+		for (int i = 0; i < 4; i++) {
+			memset(&qs[i], 0, sizeof(qs[i]));
+			strcpy(qs[i].name, "big.test.example");
+			qs[i].type = SPF_T_TXT;
+			r.submit(r.ctx, &qs[i]);
+		}
+		for (int i = 0; i < 4; i++) {
+			r.wait(r.ctx, &qs[i]);
+			assert_int_equal(qs[i].answer->status, SPF_DNS_OK);
+			assert_int_equal(qs[i].answer->count, 5);
+		}
+		for (int i = 0; i < 4; i++)
+			r.drop(r.ctx, &qs[i]);
+	}
+	spf_dns_free(d);
+}
+
+static void
+test_parallel(void **state)
+{
+	enum { N = 16 };
+	struct dns *d;
+	struct spf_resolver r;
+	struct spf_query qs[N];
+	uint64_t t0, took;
+
+	(void)state;
+	NEED_SERVERS();
+	assert_non_null(d = resolver_at("DNS_TEST_SLOW", 3000));
+	dns_resolver(d, &r);
+	dns_deadline(d, 0);
+	t0 = msec();
+	for (int i = 0; i < N; i++) {
+		memset(&qs[i], 0, sizeof(qs[i]));
+		snprintf(qs[i].name, sizeof(qs[i].name), "p%d.test.example", i);
+		qs[i].type = SPF_T_A;
+		r.submit(r.ctx, &qs[i]);
+	}
+	/* wait in reverse order: the order must not matter */
+	for (int i = N - 1; i >= 0; i--)
+		r.wait(r.ctx, &qs[i]);
+	took = msec() - t0;
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(qs[i].answer->status, SPF_DNS_OK);
+		assert_int_equal(qs[i].answer->rr[0].data[3], i);
+		assert_true(qs[i].usec >= 90000);
+		r.drop(r.ctx, &qs[i]);
+	}
+	/* sixteen answers delayed 100 ms each: one round trip, not 16 */
+	printf("# %d questions, every answer delayed 100 ms: %llu ms\n", N,
+	    (unsigned long long)took);
+	assert_in_range(took, 95, 300);
+	spf_dns_free(d);
+}
+
+static void
+test_drop_in_flight(void **state)
+{
+	struct dns *d;
+	struct spf_resolver r;
+	struct spf_query q, q2;
+
+	(void)state;
+	NEED_SERVERS();
+	assert_non_null(d = resolver_at("DNS_TEST_SLOW", 3000));
+	dns_resolver(d, &r);
+	dns_deadline(d, 0);
+	memset(&q2, 0, sizeof(q2));
+	strcpy(q2.name, "p1.test.example");
+	q2.type = SPF_T_A;
+	r.submit(r.ctx, &q2);
+	r.drop(r.ctx, &q2);
+	assert_null(q2.answer);
+	ask(&r, &q, "p2.test.example", SPF_T_A);
+	assert_int_equal(q.answer->status, SPF_DNS_OK);
+	r.drop(r.ctx, &q);
+	/* freeing with a question still in flight */
+	r.submit(r.ctx, &q2);
+	spf_dns_free(d);
+}
+
+static void
+test_from_environment(void **state)
+{
+	struct dns *d;
+	struct spf_resolver r;
+	struct spf_query q;
+
+	(void)state;
+	NEED_SERVERS();
+	/* main() pointed NAMESERVERS/RES_OPTIONS at the plain server */
+	assert_non_null(d = spf_dns_new(NULL));
+	dns_resolver(d, &r);
+	ask(&r, &q, "txt.test.example", SPF_T_TXT);
+	assert_int_equal(q.answer->status, SPF_DNS_OK);
+	r.drop(r.ctx, &q);
+	spf_dns_free(d);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_server),
+		cmocka_unit_test(test_reply_txt),
+		cmocka_unit_test(test_reply_addresses),
+		cmocka_unit_test(test_reply_mx_ptr),
+		cmocka_unit_test(test_reply_cname),
+		cmocka_unit_test(test_reply_negative),
+		cmocka_unit_test(test_reply_hostile),
+		cmocka_unit_test(test_answer_text),
+		cmocka_unit_test(test_statuses),
+		cmocka_unit_test(test_deadline),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_parallel),
+		cmocka_unit_test(test_drop_in_flight),
+		cmocka_unit_test(test_from_environment),
+	};
+	char opts[32];
+
+	/* udns reads these once, when the first resolver is made */
+	if (have_servers()) {
+		snprintf(opts, sizeof(opts), "port:%u",
+		    env_port("DNS_TEST_PLAIN"));
+		setenv("NAMESERVERS", "127.0.0.1", 1);
+		setenv("RES_OPTIONS", opts, 1);
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -91,8 +91,8 @@ logmsg(int level, const char *fmt, ...)
 
 /*
  * Escape anything a sender sent for a log line: printable ASCII but the
- * backslash stays, every other byte becomes \xHH.  Capped; a cut value
- * ends in "...".
+ * backslash and the double quote stays, every other byte becomes \xHH, so
+ * a value in quotes cannot end early.  Capped; a cut value ends in "...".
  */
 static const char *
 esc(const char *s, char *buf, size_t len)
@@ -104,7 +104,7 @@ esc(const char *s, char *buf, size_t len)
 	for (; *s != '\0' && o + 5 < len; s++) {
 		unsigned char c = (unsigned char)*s;
 
-		if (c >= 0x20 && c < 0x7f && c != '\\')
+		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"')
 			buf[o++] = (char)c;
 		else
 			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", c);
@@ -772,7 +772,7 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	}
 	s->conf = conf_take(&s->gen);
 	if (client_address(s, hostaddr) != 0) {
-		logmsg(LOG_INFO, "client %s has no IPv4 or IPv6 address, "
+		logmsg(LOG_INFO, "client \"%s\" has no IPv4 or IPv6 address, "
 		    "not verified", esc(hostname, e, sizeof(e)));
 		return noreply(s, SMFIP_NR_CONN);
 	}
@@ -923,7 +923,7 @@ log_verdict(SMFICTX *ctx, const struct session *s, const struct verdict *v,
 	const char *what = v->out.problem[0] ? "problem" : "mechanism";
 	const char *detail = v->out.problem[0] ? v->out.problem : v->out.mechanism;
 
-	logmsg(LOG_INFO, "%s: client=%s identity=%s %s=%s domain=%s "
+	logmsg(LOG_INFO, "%s: client=%s identity=%s %s=\"%s\" domain=\"%s\" "
 	    "result=%s %s=\"%s\" action=%s", queue_id(ctx), s->ipstr,
 	    v->identity == SPF_ID_HELO ? "helo" : "mailfrom",
 	    v->identity == SPF_ID_HELO ? "helo" : "sender",
@@ -1003,13 +1003,13 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	if (auth != NULL && *auth != '\0' &&
 	    s->conf->trust_authenticated_senders) {
 		s->skip = 1;
-		logmsg(LOG_INFO, "%s: client=%s authenticated as %s, not "
+		logmsg(LOG_INFO, "%s: client=%s authenticated as \"%s\", not "
 		    "verified", queue_id(ctx), s->ipstr, esc(auth, e, sizeof(e)));
 		return SMFIS_CONTINUE;
 	}
 	if (conf_skip_sender(s->conf, s->sender)) {
 		s->skip = 1;
-		logmsg(LOG_INFO, "%s: client=%s sender=%s in skip_senders, not "
+		logmsg(LOG_INFO, "%s: client=%s sender=\"%s\" in skip_senders, not "
 		    "verified", queue_id(ctx), s->ipstr,
 		    esc(s->sender, e, sizeof(e)));
 		return SMFIS_CONTINUE;

@@ -100,7 +100,7 @@ for name in "$@"; do
 		echo "ok   $name ($(grep -c '^ok:' "$d/out") checks)"
 	else
 		echo "FAIL $name (miltertest exit $mrc, milter exit $rc)"
-		grep -v '^ok:' "$d/out"
+		grep -av '^ok:' "$d/out"
 		echo "--- milter log (last 40 lines):"
 		tail -n 40 "$d/milter.log"
 		failed=$((failed + 1))

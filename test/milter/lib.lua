@@ -137,7 +137,10 @@ function M.last_reply()
 	for line in string.gmatch(M.log(), "[^\n]+") do
 		local r = string.match(line, " reply (%d%d%d .*)$")
 		if r ~= nil then
-			last = r
+			-- the log escapes '"' and '\\' as \xHH; undo that
+			last = string.gsub(r, "\\x(%x%x)", function(h)
+				return string.char(tonumber(h, 16))
+			end)
 		end
 	end
 	return last

@@ -351,14 +351,20 @@ class TCPServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
 
 
-def bind(port):
-    """UDP and TCP sockets on the same port of 127.0.0.1."""
+class TCP6Server(TCPServer):
+    address_family = socket.AF_INET6
+
+
+def bind(address, port):
+    """UDP and TCP sockets on the same port of loopback ADDRESS."""
+    family = socket.AF_INET6 if ':' in address else socket.AF_INET
+    server = TCP6Server if family == socket.AF_INET6 else TCPServer
     for _ in range(50):
-        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        udp.bind(('127.0.0.1', port))
+        udp = socket.socket(family, socket.SOCK_DGRAM)
+        udp.bind((address, port))
         p = udp.getsockname()[1]
         try:
-            tcp = TCPServer(('127.0.0.1', p), None, bind_and_activate=True)
+            tcp = server((address, p), None, bind_and_activate=True)
             return udp, tcp
         except OSError:
             udp.close()
@@ -372,6 +378,8 @@ def main():
     ap.add_argument('--suite')
     ap.add_argument('--scenario', type=int, default=0)
     ap.add_argument('--zone')
+    ap.add_argument('--address', default='127.0.0.1',
+                    choices=['127.0.0.1', '::1'], help='loopback only')
     ap.add_argument('--port', type=int, default=0)
     ap.add_argument('--portfile')
     ap.add_argument('--truncate', type=int, default=0)
@@ -385,7 +393,7 @@ def main():
     else:
         ap.error('give --suite or --zone')
     srv = Server(zone, a.truncate, a.delay, a.log)
-    udp, tcp = bind(a.port)
+    udp, tcp = bind(a.address, a.port)
     tcp.RequestHandlerClass = make_tcp_handler(srv)
     threading.Thread(target=serve_udp, args=(srv, udp), daemon=True).start()
     threading.Thread(target=tcp.serve_forever, daemon=True).start()

@@ -1,8 +1,9 @@
 #!/bin/sh
-# run-dns-tests.sh - run test/test_dns (dns.c's unit tests) against three
+# run-dns-tests.sh - run test/test_dns (dns.c's unit tests) against four
 # instances of test/dnsserver.py on loopback: a plain one, one that
 # truncates UDP answers over 512 bytes, one that delays every answer by
-# 100 ms.  Every server is stopped by its PID when this script exits.
+# 100 ms, and a plain one on ::1.  Every server is stopped by its PID
+# when this script exits.
 set -eu
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -58,11 +59,12 @@ start() {
 start plain
 start trunc --truncate 512
 start slow --delay 100
+start v6 --address ::1
 
 # wait (at most 10 s) until every server has written its port
 i=0
 while [ ! -e "$tmp/plain.port" ] || [ ! -e "$tmp/trunc.port" ] ||
-    [ ! -e "$tmp/slow.port" ]; do
+    [ ! -e "$tmp/slow.port" ] || [ ! -e "$tmp/v6.port" ]; do
 	i=$((i + 1))
 	if [ "$i" -gt 100 ]; then
 		printf '%s\n' "run-dns-tests.sh: the DNS servers did not start" >&2
@@ -74,6 +76,7 @@ done
 DNS_TEST_PLAIN=$(cut -d' ' -f1 "$tmp/plain.port")
 DNS_TEST_TRUNC=$(cut -d' ' -f1 "$tmp/trunc.port")
 DNS_TEST_SLOW=$(cut -d' ' -f1 "$tmp/slow.port")
+DNS_TEST_V6=$(cut -d' ' -f1 "$tmp/v6.port")
 DNS_TEST_TRUNC_LOG=$tmp/trunc.log
-export DNS_TEST_PLAIN DNS_TEST_TRUNC DNS_TEST_SLOW DNS_TEST_TRUNC_LOG
+export DNS_TEST_PLAIN DNS_TEST_TRUNC DNS_TEST_SLOW DNS_TEST_V6 DNS_TEST_TRUNC_LOG
 "$TEST"

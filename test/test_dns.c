@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../dns.h"
 
@@ -718,6 +719,75 @@ test_drop_in_flight(void **state)
 	spf_dns_free(d);
 }
 
+/* A UDP socket on loopback that never answers: a dead nameserver. */
+static int
+mute_server(struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	socklen_t len = sizeof(*sin);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	assert_true(fd >= 0);
+	memset(ss, 0, sizeof(*ss));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)sin, len), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)sin, &len), 0);
+	return fd;
+}
+
+static void
+test_servers(void **state)
+{
+	struct dns_config c;
+	struct dns *d;
+	struct spf_resolver r;
+	struct spf_query q;
+	char text[48];
+	uint64_t t0;
+	int fd;
+
+	(void)state;
+	NEED_SERVERS();
+	/* a nameserver on ::1 */
+	memset(&c, 0, sizeof(c));
+	snprintf(text, sizeof(text), "[::1]:%u", env_port("DNS_TEST_V6"));
+	assert_int_equal(dns_parse_server(text, &c.servers[0]), 0);
+	c.nservers = 1;
+	assert_non_null(d = spf_dns_new(&c));
+	dns_resolver(d, &r);
+	ask(&r, &q, "txt.test.example", SPF_T_TXT);
+	assert_int_equal(q.answer->status, SPF_DNS_OK);
+	r.drop(r.ctx, &q);
+	spf_dns_free(d);
+	/* a dead nameserver first: udns moves on to the next after a
+	 * second, well within the deadline */
+	fd = mute_server(&c.servers[0]);
+	assert_int_equal(dns_parse_server(text, &c.servers[1]), 0);
+	c.nservers = 2;
+	c.timeout_ms = 3000;
+	assert_non_null(d = spf_dns_new(&c));
+	dns_resolver(d, &r);
+	t0 = msec();
+	ask(&r, &q, "txt.test.example", SPF_T_TXT);
+	assert_int_equal(q.answer->status, SPF_DNS_OK);
+	assert_in_range(msec() - t0, 0, 2100);
+	r.drop(r.ctx, &q);
+	spf_dns_free(d);
+	/* only dead ones: the deadline, not udns's retries, ends it */
+	c.nservers = 1;
+	c.timeout_ms = 400;
+	assert_non_null(d = spf_dns_new(&c));
+	dns_resolver(d, &r);
+	t0 = msec();
+	ask(&r, &q, "txt.test.example", SPF_T_TXT);
+	assert_int_equal(q.answer->status, SPF_DNS_TIMEOUT);
+	assert_in_range(msec() - t0, 350, 800);
+	r.drop(r.ctx, &q);
+	spf_dns_free(d);
+	close(fd);
+}
+
 static void
 test_from_environment(void **state)
 {
@@ -753,6 +823,7 @@ main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_parallel),
 		cmocka_unit_test(test_drop_in_flight),
+		cmocka_unit_test(test_servers),
 		cmocka_unit_test(test_from_environment),
 	};
 	char opts[32];

@@ -311,7 +311,7 @@ valid_host(const char *h, int family)
 	"unix:/ABSOLUTE/PATH, e.g. socket = inet:8894@127.0.0.1)"
 
 static int
-set_unix_socket(struct parse *p, const char *path, const char *value)
+set_unix_socket(struct parse *p, const char *path)
 {
 	char buf[80], *s;
 	struct sockaddr_un sun;
@@ -333,7 +333,6 @@ set_unix_socket(struct parse *p, const char *path, const char *value)
 	}
 	free(p->c->socket);
 	p->c->socket = s;
-	(void)value;
 	return 0;
 }
 
@@ -348,6 +347,8 @@ split_inet(char *rest, int family, char **port, char **host)
 		*at = '\0';
 		*port = rest;
 		*host = at + 1;
+		if (**host == '\0')
+			return -1;	/* "inet:3000@": a host was meant */
 		if (**host == '[' && (*host)[strlen(*host) - 1] == ']') {
 			(*host)[strlen(*host) - 1] = '\0';
 			(*host)++;
@@ -384,8 +385,12 @@ set_inet_socket(struct parse *p, int family, char *rest, const char *value)
 	unsigned char addr[16];
 	int rc;
 
-	if (split_inet(rest, family, &port, &host) == -1 ||
-	    !valid_port(port)) {
+	if (split_inet(rest, family, &port, &host) == -1) {
+		perr(p, "cannot read socket \"%s\" %s",
+		    shown(value, buf, sizeof buf), SOCKET_HELP);
+		return -1;
+	}
+	if (!valid_port(port)) {
 		perr(p, "invalid port in socket \"%s\": a port is a number "
 		    "from 1 to 65535 %s", shown(value, buf, sizeof buf),
 		    SOCKET_HELP);
@@ -436,7 +441,7 @@ set_socket(struct parse *p, int arg, const char *key, const char *value)
 		*colon++ = '\0';
 	if (colon != NULL && (strcasecmp(copy, "unix") == 0 ||
 	    strcasecmp(copy, "local") == 0))
-		rc = set_unix_socket(p, colon, value);
+		rc = set_unix_socket(p, colon);
 	else if (colon != NULL && strcasecmp(copy, "inet") == 0)
 		rc = set_inet_socket(p, AF_INET, colon, value);
 	else if (colon != NULL && strcasecmp(copy, "inet6") == 0)

@@ -200,6 +200,11 @@ test_socket_errors(void **state)
 	assert_null(load("socket = inet:65536@localhost\n"));
 	assert_null(load("socket = inet:smtp@localhost\n"));
 	assert_null(load("socket = inet:@localhost\n"));
+	expect_errors("socket = inet:3000@\n",
+	    "t.conf:1: cannot read socket \"inet:3000@\" (expected "
+	    "inet:PORT@HOST, inet6:PORT@HOST or unix:/ABSOLUTE/PATH, e.g. "
+	    "socket = inet:8894@127.0.0.1)\n");
+	assert_null(load("socket = inet6:2001:db8::1:3000\n"));
 	expect_errors("socket = inet:3000@bad_host!\n",
 	    "t.conf:1: invalid host \"bad_host!\" in socket (expected "
 	    "inet:PORT@HOST, inet6:PORT@HOST or unix:/ABSOLUTE/PATH, e.g. "

@@ -41,7 +41,7 @@
 #define C_IN		1
 #define MAX_CNAME_HOPS	8	/* a chain longer than this is a loop */
 #define MAX_IN_FLIGHT	64	/* bounds the poll set */
-#define TCP_MAX		65535	/* a DNS message over TCP */
+#define MAX_ANSWER	(256 * 1024)	/* bytes of one parsed answer */
 
 enum tcp_phase { TCP_CONNECT, TCP_WRITE, TCP_READLEN, TCP_READBODY };
 
@@ -479,6 +479,11 @@ positive(const struct pkt *pk, size_t ansoff, const unsigned char *qdn,
 	}
 	if (s.count == 0)
 		return status_answer(SPF_DNS_NODATA, negative_ttl(pk, authoff));
+	/* Names decompress to more than their bytes in the packet: bound
+	 * what thousands of 2-byte MX or PTR pointers could make of 64 KiB.
+	 * The largest TXT answer fits well. */
+	if (s.datalen + s.count * sizeof(struct spf_rr) > MAX_ANSWER)
+		return status_answer(SPF_DNS_SERVFAIL, 0);
 	ans = spf_answer_new(SPF_DNS_OK, s.ttl, s.count, s.datalen);
 	if (ans == NULL)
 		return NULL;

@@ -453,6 +453,66 @@ test_reply_hostile(void **state)
 	}
 }
 
+/* N PTR records, each a 2-byte pointer to one name of 250 characters. */
+static struct spf_answer *
+many_ptrs(unsigned n)
+{
+	unsigned char *p = malloc(65535);
+	struct spf_answer *a;
+	size_t at = 0, longname;
+
+	assert_non_null(p);
+	memcpy(p, "\x12\x34\x81\x80\0\1\0\0\0\0\0\0", 12);
+	p[6] = (unsigned char)(n >> 8);
+	p[7] = (unsigned char)n;
+	at = 12;
+	memcpy(p + at, "\7example\3com\0\0\x0c\0\1", 17);
+	at += 17;
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(p + at, "\xc0\x0c\0\x0c\0\1\0\0\0\x3c", 10);
+		at += 10;
+		if (i == 0) {
+			/* the first carries the long name: 4 labels of 61 */
+			p[at++] = 0;
+			p[at++] = 4 * 62 + 1;
+			longname = at;
+			for (int l = 0; l < 4; l++) {
+				p[at++] = 61;
+				memset(p + at, 'a' + l, 61);
+				at += 61;
+			}
+			p[at++] = 0;
+		} else {
+			p[at++] = 0;
+			p[at++] = 2;
+			p[at++] = 0xc0 | (unsigned char)(longname >> 8);
+			p[at++] = (unsigned char)longname;
+		}
+		assert_true(at < 65535 - 300);
+	}
+	a = dns_parse_reply(p, at, "example.com", SPF_T_PTR);
+	free(p);
+	assert_non_null(a);
+	return a;
+}
+
+static void
+test_reply_huge(void **state)
+{
+	struct spf_answer *a;
+
+	(void)state;
+	a = many_ptrs(100);
+	assert_int_equal(a->status, SPF_DNS_OK);
+	assert_int_equal(a->count, 100);
+	assert_int_equal(a->rr[99].len, 4 * 62 - 1);
+	free(a);
+	/* 4500 names of 247 bytes from 63 KiB: refused, not 1.1 MB */
+	a = many_ptrs(4500);
+	assert_int_equal(a->status, SPF_DNS_SERVFAIL);
+	free(a);
+}
+
 static void
 test_answer_text(void **state)
 {
@@ -817,6 +877,7 @@ main(void)
 		cmocka_unit_test(test_reply_cname),
 		cmocka_unit_test(test_reply_negative),
 		cmocka_unit_test(test_reply_hostile),
+		cmocka_unit_test(test_reply_huge),
 		cmocka_unit_test(test_answer_text),
 		cmocka_unit_test(test_statuses),
 		cmocka_unit_test(test_deadline),

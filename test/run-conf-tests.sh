@@ -85,6 +85,28 @@ for tool in $tools; do
 	checked=$((checked + 1))
 done
 
+# options override the file, and their mistakes are reported as such
+if [ "${tools#*spf-milter}" != "$tools" ]; then
+	"$bin" -t -c good-standard.conf -p unix:/tmp/spf-milter-test.sock -n \
+	    -l stderr -L debug >"$out" 2>"$err"
+	rc=$?
+	for line in "socket = unix:/tmp/spf-milter-test.sock" "dry_run = yes" \
+	    "log_destination = stderr" "log_level = debug" \
+	    "hostname = mx.example.org"; do
+		[ "$rc" -eq 0 ] && grep -qxF "$line" "$out" ||
+			fail "spf-milter -t with options: no \"$line\" (exit $rc)"
+	done
+	"$bin" -t -c good-standard.conf -L loud >"$out" 2>"$err"
+	rc=$?
+	[ "$rc" -eq 1 ] && grep -qxF 'command line: invalid log_level "loud" (expected: error, warn, info, debug)' "$err" ||
+		fail "spf-milter -t -L loud: exit $rc, $(cat "$err")"
+	"$bin" -t -c does-not-exist.conf >"$out" 2>"$err"
+	rc=$?
+	[ "$rc" -eq 1 ] && grep -qxF 'does-not-exist.conf: cannot open: No such file or directory' "$err" ||
+		fail "spf-milter -t -c does-not-exist.conf: exit $rc, $(cat "$err")"
+	checked=$((checked + 3))
+fi
+
 if [ "$failed" -gt 0 ]; then
 	echo "run-conf-tests: $failed of $checked checks failed"
 	exit 1

@@ -36,6 +36,15 @@ done
 "$tool" /dev/null | sed -e 's/^hostname = .*/hostname =/' \
     -e 's/^authserv_id = .*/authserv_id =/' >"$tmp/defaults"
 "$tool" -k >"$tmp/keys"
+# the binary, when it has -t, must print the same defaults
+bin=${SPF_MILTER:-$top/spf-milter}
+if [ -x "$bin" ] && "$bin" -h 2>&1 | grep -q -- '-t'; then
+	"$bin" -t -c /dev/null -p inet:8894@127.0.0.1 |
+	    sed -e 's/^socket = .*/socket =/' -e 's/^hostname = .*/hostname =/' \
+	    -e 's/^authserv_id = .*/authserv_id =/' >"$tmp/bin-defaults"
+	diff -u "$tmp/defaults" "$tmp/bin-defaults" ||
+		fail "spf-milter -t prints other defaults than conftool"
+fi
 [ -s "$tmp/keys" ] || fail "conftool -k printed no parameters"
 
 # --- spf-milter.conf.5 ---------------------------------------------------

@@ -87,6 +87,8 @@ struct options {
 	int nodelay;
 	int body_bytes;
 	int quiet;
+	const char *expect_all;	/* -E: one expectation for every case */
+	int idle;		/* -i: connections to hold open idle */
 };
 
 struct target {
@@ -976,6 +978,57 @@ report(struct shared *sh, double secs)
 	fflush(stdout);
 }
 
+/* ------------------------------------------------------------ idle mode */
+
+/* Open a session and take it up to HELO; the connection stays open. */
+static int
+idle_open(struct shared *sh, struct conn *c, long n)
+{
+	struct tx t = { &sh->cases[n % sh->ncases], K_OTHER, 0, 0, 0 };
+
+	c->hard_deadline = sh->hard_deadline;
+	c->reply_timeout_ms = sh->opt->reply_timeout_ms;
+	if ((c->frame = malloc(MAX_FRAME + 1)) == NULL)
+		die("out of memory");
+	c->fd = open_target(sh->tgt, sh->opt);
+	if (c->fd < 0)
+		return -1;
+	if (negotiate(c) != 0 || step_connect(c, &t, n) != 0 ||
+	    (!t.done && step_helo(c, &t) != 0) || flush_out(c) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+run_idle(struct shared *sh, int n)
+{
+	struct conn *c;
+	struct timespec ts = { 0, 100000000L };
+	int i, open = 0, bad = 0;
+
+	if ((c = calloc((size_t)n, sizeof(*c))) == NULL)
+		die("out of memory");
+	for (i = 0; i < n; i++) {
+		if (idle_open(sh, &c[i], i) == 0)
+			open++;
+		else
+			bad++;
+	}
+	while (now_sec() < ts_sec(&sh->deadline))
+		nanosleep(&ts, NULL);
+	for (i = 0; i < n; i++) {
+		if (c[i].fd >= 0 && queue_cmd(&c[i], SMFIC_QUIT, NULL, 0) == 0)
+			(void)flush_out(&c[i]);
+		if (c[i].fd >= 0)
+			close(c[i].fd);
+		free(c[i].frame);
+	}
+	free(c);
+	printf("label=%s socket=%s idle_conns=%d errors=%d\n", sh->opt->label,
+	    sh->opt->socket, open, bad);
+	return bad == 0 ? 0 : 1;
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void
@@ -984,9 +1037,12 @@ usage(void)
 	fprintf(stderr,
 	    "usage: mload -s unix:PATH|inet:PORT@127.0.0.1 -f CASES [-c CONC]\n"
 	    "             [-n COUNT] [-T SECONDS] [-t REPLY_MS] [-b BODYBYTES]\n"
-	    "             [-l LABEL] [-N] [-q]\n"
+	    "             [-l LABEL] [-E EXPECT] [-N] [-q]\n"
+	    "       mload -s SOCKET -f CASES -i CONNS [-T SECONDS]\n"
 	    "  CASES: lines 'IP HELO SENDER EXPECT', SENDER <> for null,\n"
-	    "  EXPECT continue|accept|reject|tempfail|discard|pass|any\n");
+	    "  EXPECT continue|accept|reject|tempfail|discard|pass|any\n"
+	    "  -i: open CONNS sessions up to HELO, hold them idle until\n"
+	    "  SECONDS passed, then quit (to measure a milter's idle memory)\n");
 	exit(2);
 }
 
@@ -1002,7 +1058,7 @@ parse_options(int argc, char **argv, struct options *o)
 	o->reply_timeout_ms = 10000;
 	o->body_bytes = 2000;
 	o->label = "-";
-	while ((ch = getopt(argc, argv, "s:f:c:n:T:t:b:l:Nq")) != -1) {
+	while ((ch = getopt(argc, argv, "s:f:c:n:T:t:b:l:E:i:Nq")) != -1) {
 		switch (ch) {
 		case 's': o->socket = optarg; break;
 		case 'f': o->cases = optarg; break;
@@ -1014,6 +1070,8 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'l': o->label = optarg; break;
 		case 'N': o->nodelay = 1; break;
 		case 'q': o->quiet = 1; break;
+		case 'E': o->expect_all = optarg; break;
+		case 'i': o->idle = (int)parse_long(optarg, 1, MAX_CONC, "-i"); break;
 		default: usage();
 		}
 	}
@@ -1071,6 +1129,9 @@ main(int argc, char **argv)
 	sh.tgt = &tgt;
 	sh.cases = cases;
 	sh.ncases = load_cases(opt.cases, cases);
+	for (i = 0; opt.expect_all != NULL && i < sh.ncases; i++)
+		if (parse_expect(opt.expect_all, &cases[i]) != 0)
+			die("bad -E '%s'", opt.expect_all);
 	make_body(&sh, opt.body_bytes);
 	if ((sh.lat_us = malloc((size_t)opt.count * sizeof(uint32_t))) == NULL)
 		die("out of memory");
@@ -1081,6 +1142,8 @@ main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &sh.start);
 	sh.deadline = ts_add(sh.start, opt.tmax);
 	sh.hard_deadline = ts_add(sh.deadline, opt.reply_timeout_ms / 1000.0);
+	if (opt.idle > 0)
+		return run_idle(&sh, opt.idle);
 	run_threads(&sh, opt.conc);
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	report(&sh, ts_sec(&end) - ts_sec(&sh.start));

@@ -1,0 +1,111 @@
+-- reload.lua: SIGUSR1 re-reads the file; a valid file takes effect for new
+-- connections while open ones keep their snapshot; an invalid file is
+-- reported with FILE:LINE and the old configuration stays; reloads in the
+-- middle of traffic lose nothing.
+package.path = srcdir .. "/?.lua;" .. package.path
+local t = require("lib")
+mt.set_timeout(15)
+
+local path = dir .. "/milter.conf"
+local f = io.open(path, "r")
+local original = f:read("*a")
+f:close()
+
+local function write_conf(text)
+	local out = io.open(path .. ".tmp", "w")
+	out:write(text)
+	out:close()
+	os.rename(path .. ".tmp", path)
+end
+
+-- Send SIGUSR1 and wait (at most 5 s) until the log shows WHAT.
+local function reload(what)
+	local mark = #t.log()
+	os.execute("kill -USR1 " .. pid)
+	for _ = 1, 50 do
+		if t.has(t.log_since(mark), what) then
+			return true
+		end
+		mt.sleep(0.1)
+	end
+	return false
+end
+
+local function one_message(conn, sender)
+	t.check(t.mail(conn, sender or "a@pass.example") == SMFIR_CONTINUE, "continues")
+	t.message(conn)
+end
+
+local early
+
+t.step("before reload", function()
+	early = t.open("192.0.2.1", "helo-neutral.example")
+	one_message(early)
+	t.check(t.header(early, "Received-SPF") ~= nil, "Received-SPF from the first file")
+	t.check(t.header(early, "Authentication-Results") == nil, "no Authentication-Results yet")
+end)
+
+local ar_conf = string.gsub(original, "header = Received%-SPF",
+    "header = Authentication-Results\nauthserv_id = reloaded.example")
+
+t.step("valid reload", function()
+	write_conf(ar_conf)
+	t.check(reload("configuration reloaded"), "reload logged")
+	local conn = t.open("192.0.2.1", "helo-neutral.example")
+	one_message(conn)
+	t.check(t.header(conn, "Received-SPF") == nil, "new connection: no Received-SPF")
+	t.check(t.has(t.header(conn, "Authentication-Results"), "reloaded.example; spf=pass"), "new connection: new authserv-id")
+	mt.disconnect(conn)
+	-- the connection opened before keeps its snapshot
+	one_message(early)
+	t.check(t.header(early, "Received-SPF") ~= nil, "old connection keeps the old configuration")
+	t.check(t.header(early, "Authentication-Results") == nil, "old connection: no Authentication-Results")
+	mt.disconnect(early)
+end)
+
+t.step("invalid reload", function()
+	write_conf(ar_conf .. "no equals sign here\nverify_helo = perhaps\n")
+	t.check(reload("the old configuration stays"), "failure logged")
+	local log = t.log()
+	t.check(t.has(log, "milter.conf:11:") and t.has(log, "milter.conf:12:"), "both errors with FILE:LINE")
+	local conn = t.open("192.0.2.1", "helo-neutral.example")
+	one_message(conn)
+	t.check(t.has(t.header(conn, "Authentication-Results"), "reloaded.example;"), "old configuration still in effect")
+	mt.disconnect(conn)
+end)
+
+t.step("socket change needs a restart", function()
+	write_conf(string.gsub(ar_conf, "milter%.sock", "other.sock"))
+	t.check(reload("restart"), "restart warning logged")
+	local conn = t.open("192.0.2.1", "helo-neutral.example")
+	one_message(conn)
+	mt.disconnect(conn)
+end)
+
+t.step("reload during traffic", function()
+	local confs = { original, ar_conf }
+	local conns = {}
+	for i = 1, 4 do
+		conns[i] = t.open("192.0.2.1", "helo-neutral.example")
+	end
+	for round = 1, 10 do
+		write_conf(confs[round % 2 + 1])
+		os.execute("kill -USR1 " .. pid)
+		for i = 1, 4 do
+			one_message(conns[i], "r" .. round .. "@pass.example")
+			local ok = t.header(conns[i], "Received-SPF") ~= nil or
+			    t.header(conns[i], "Authentication-Results") ~= nil
+			t.check(ok, "round " .. round .. " conn " .. i .. ": a header")
+		end
+		local c = t.open("192.0.2.1", "helo-neutral.example")
+		one_message(c, "n" .. round .. "@pass.example")
+		mt.disconnect(c)
+	end
+	for i = 1, 4 do
+		mt.disconnect(conns[i])
+	end
+	write_conf(original)
+	t.check(reload("configuration reloaded"), "still reloading after the storm")
+end)
+
+t.done()

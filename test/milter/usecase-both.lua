@@ -1,0 +1,30 @@
+-- usecase-both.lua: both header fields, with the HELO result too.
+package.path = srcdir .. "/?.lua;" .. package.path
+local t = require("lib")
+mt.set_timeout(15)
+
+t.step("both header fields, both identities", function()
+	local conn = t.open("192.0.2.1", "helo-neutral.example")
+	t.check(t.mail(conn, "a@pass.example") == SMFIR_CONTINUE, "continues")
+	t.message(conn)
+	local first, second = t.header(conn, "Received-SPF", 0), t.header(conn, "Received-SPF", 1)
+	t.check(t.has(first, "neutral (") and t.has(first, "identity=helo"), "HELO field: " .. tostring(first))
+	t.check(t.has(second, "pass (") and t.has(second, "identity=mailfrom"), "MAIL FROM field: " .. tostring(second))
+	local ar = t.header(conn, "Authentication-Results")
+	t.check(ar ~= nil and string.find(ar, "^mx.test.example;%s+spf=neutral%s+smtp.helo=helo%-neutral.example;%s+spf=pass%s+smtp.mailfrom=a@pass.example$") ~= nil,
+	    "one Authentication-Results with both: " .. tostring(ar))
+	t.check(t.header(conn, "Authentication-Results", 1) == nil, "only one Authentication-Results")
+	mt.disconnect(conn)
+end)
+
+t.step("definitive HELO: one identity", function()
+	local conn = t.open("192.0.2.1", "helo-pass.example")
+	t.check(t.mail(conn, "x@fail.example") == SMFIR_CONTINUE, "continues")
+	t.message(conn)
+	t.check(t.has(t.header(conn, "Received-SPF"), "identity=helo"), "HELO field")
+	t.check(t.header(conn, "Received-SPF", 1) == nil, "no MAIL FROM field")
+	t.check(t.has(t.header(conn, "Authentication-Results"), "spf=pass smtp.helo=helo-pass.example"), "A-R helo")
+	mt.disconnect(conn)
+end)
+
+t.done()

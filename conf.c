@@ -1635,6 +1635,7 @@ read_file(struct parse *p)
 			    strerror(errno));
 		return;
 	}
+	errno = 0;
 	rc = ini_parse_stream(reader, p, handler, p);
 	if (rc == -2)
 		perr(p, "out of memory");
@@ -1643,10 +1644,10 @@ read_file(struct parse *p)
 		perr(p, "cannot parse this line");
 	}
 	if (ferror(p->in)) {
-		p->line = 0;
 		p->nerrors++;
 		if (p->errors != NULL)
-			fprintf(p->errors, "%s: read error\n", p->path);
+			fprintf(p->errors, "%s: cannot read: %s\n", p->path,
+			    strerror(errno));
 	}
 	fclose(p->in);
 	free(p->raw);

@@ -145,6 +145,12 @@ test_missing_file(void **state)
 	fclose(err);
 	assert_string_equal(errbuf,
 	    "/nonexistent/x.conf: cannot open: No such file or directory\n");
+	memset(errbuf, 0, sizeof errbuf);
+	err = fmemopen(errbuf, sizeof errbuf, "w");
+	setvbuf(err, NULL, _IONBF, 0);
+	assert_null(conf_load("/", err));
+	fclose(err);
+	assert_string_equal(errbuf, "/: cannot read: Is a directory\n");
 }
 
 /* ------------------------------------------------------------- socket */

@@ -53,15 +53,27 @@ test-suite-dns: spf-milter
 	PYTHON=$(PYTHON) sh test/suite-dns.sh tcp512
 	PYTHON=$(PYTHON) sh test/suite-dns.sh tcpall
 
-.PHONY: test-dns test-suite-dns
-TESTS     += test-dns test-suite-dns
-TEST_BINS += test/test_dns
+# fuzz-dns: the reply parser under libFuzzer for FUZZ_SECONDS (finds go to
+# test/out/fuzz-dns, not into the repository).
+test/fuzz_dns: test/fuzz_dns.c dns.c dns.h spf.c spf.h
+	clang -g -O1 $(CPPFLAGS) -I. -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -o $@ test/fuzz_dns.c dns.c spf.c \
+		-ludns -lpthread
+
+fuzz-dns: test/fuzz_dns
+	@mkdir -p test/out/fuzz-dns
+	./test/fuzz_dns -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		-print_final_stats=1 test/out/fuzz-dns
+
+.PHONY: test-dns test-suite-dns fuzz-dns
+TESTS     += test-dns test-suite-dns fuzz-dns
+TEST_BINS += test/test_dns test/fuzz_dns
 
 # ---- configuration: conf.c unit tests, config corpus, man pages -------
 # (section: conf)
-# conf.c is tested on its own: a stub stands in for spf.c's two result
-# name functions; the real binary is covered by `spf-milter -t` below.
-CONF_TEST_SRCS = conf.c test/conf_spf_stub.c
+# conf.c with the evaluator for its result names; the real binary is
+# covered by `spf-milter -t` below.
+CONF_TEST_SRCS = conf.c spf.c
 
 test/test_conf: test/test_conf.c $(CONF_TEST_SRCS) conf.h spf.h
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ test/test_conf.c $(CONF_TEST_SRCS) -linih $(CMOCKA_LIBS)
@@ -146,6 +158,45 @@ TESTS     += test-cross fuzz
 
 # ---- packaging: init scripts ------------------------------------------
 # (section: contrib)
+# test-initscripts: every packaging script through sh -n, busybox sh -n
+# and shellcheck, the systemd unit through systemd-analyze verify.
+# test-busybox: contrib/busybox/spf-milter driven by Debian's busybox
+# against ./spf-milter (start, reload, broken config, stop, status).
+# test-musl: `make musl`, then the unit tests built with musl, the RFC
+# suite in process and through spf-milter.musl -q, the config corpus, the
+# miltertest scripts and the busybox test against spf-milter.musl.  It
+# needs musl-tools and fetches Debian's sendmail, udns and cmocka sources
+# once into build/musl (musl.mk); without musl-gcc it is skipped, loudly.
+include musl.mk
+
+.PHONY: test-initscripts test-busybox test-musl test-musl-skipped
+test-initscripts:
+	sh contrib/check-scripts.sh
+
+test-busybox: spf-milter
+	sh test/run-busybox-test.sh
+
+test-musl: musl musl-tests test/out/suite.txt
+	$(MUSL_T)/test_spf
+	$(MUSL_T)/suite_mem test/out/suite.txt
+	$(MUSL_T)/test_conf
+	TEST=$(MUSL_T)/test_dns PYTHON=$(PYTHON) sh test/run-dns-tests.sh
+	BINARY=./spf-milter.musl PYTHON=$(PYTHON) sh test/suite-dns.sh udp
+	BINARY=./spf-milter.musl PYTHON=$(PYTHON) sh test/suite-dns.sh tcpall
+	SPF_MILTER=./spf-milter.musl sh test/run-conf-tests.sh
+	SPF_MILTER=./spf-milter.musl PYTHON=$(PYTHON) sh test/run-milter-tests.sh
+	SPF_MILTER=./spf-milter.musl sh test/run-busybox-test.sh
+
+test-musl-skipped:
+	@echo "SKIPPED: test-musl: musl-gcc not found (apt-get install musl-tools)"
+
+TESTS += test-initscripts test-busybox
+ifneq ($(shell command -v $(MUSL_CC) 2>/dev/null),)
+TESTS += test-musl
+else
+TESTS += test-musl-skipped
+endif
+
 
 # ---- bench: load generator, no-op milter, evaluator benchmark ----------
 # Not a test (not in TESTS): `make bench` runs bench/run.sh, about four

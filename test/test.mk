@@ -169,6 +169,53 @@ TESTS     += test-cross fuzz
 # once into build/musl (musl.mk); without musl-gcc it is skipped, loudly.
 include musl.mk
 
+# The unit tests built with musl, in build/musl/tests.  cmocka comes from
+# Debian's source too: Debian ships it built for glibc only.  The sources
+# lists follow the sections above (MEMRES, CONF_TEST_SRCS).
+MUSL_T = $(MUSL_DIR)/tests
+MUSL_TEST_BINS = $(MUSL_T)/test_spf $(MUSL_T)/suite_mem $(MUSL_T)/test_conf \
+	$(MUSL_T)/test_dns
+MUSL_TEST_CC = $(MUSL_CC) -static $(CPPFLAGS) $(WARN) $(MUSL_CFLAGS) -I. \
+	-I$(MUSL_INC) -I$(MUSL_DIR)/cmocka/include -isystem $(MUSL_KINC)
+
+.PHONY: musl-tests
+musl-tests: $(MUSL_TEST_BINS)
+MUSL_MEMRES = $(filter %.c,$(MEMRES))
+
+$(MUSL_DIR)/cmocka.stamp: contrib/musl/fetch-sources.sh
+	sh contrib/musl/fetch-sources.sh $(MUSL_DIR) cmocka
+	@touch $@
+
+$(MUSL_DIR)/cmocka-obj/libcmocka.a: $(MUSL_DIR)/cmocka.stamp contrib/musl/cmocka-config.h
+	rm -rf $(@D) && mkdir -p $(@D)
+	cp contrib/musl/cmocka-config.h $(@D)/config.h
+	$(MUSL_CC) $(MUSL_CFLAGS) -w -DHAVE_CONFIG_H -I$(@D) \
+		-I$(MUSL_DIR)/cmocka/include -c -o $(@D)/cmocka.o \
+		$(MUSL_DIR)/cmocka/src/cmocka.c
+	ar rcs $@ $(@D)/cmocka.o
+
+MUSL_CMOCKA = $(MUSL_DIR)/cmocka-obj/libcmocka.a
+MUSL_UDNS_A = $(MUSL_DIR)/udns-obj/libudns.a
+
+# test_spf.c includes spf.c itself.
+$(MUSL_T)/test_spf: test/test_spf.c $(MEMRES) spf.c $(MUSL_HDRS) $(MUSL_CMOCKA) $(MUSL_DIR)/headers.stamp
+	@mkdir -p $(@D)
+	$(MUSL_TEST_CC) -o $@ test/test_spf.c $(MUSL_MEMRES) $(MUSL_CMOCKA)
+
+$(MUSL_T)/suite_mem: test/suite_mem.c $(MEMRES) spf.c $(MUSL_HDRS) $(MUSL_DIR)/headers.stamp
+	@mkdir -p $(@D)
+	$(MUSL_TEST_CC) -o $@ test/suite_mem.c $(MUSL_MEMRES) spf.c
+
+$(MUSL_T)/test_conf: test/test_conf.c $(CONF_TEST_SRCS) $(MUSL_HDRS) $(MUSL_CMOCKA) $(MUSL_DIR)/headers.stamp
+	@mkdir -p $(@D)
+	$(MUSL_TEST_CC) -o $@ test/test_conf.c $(CONF_TEST_SRCS) \
+		$(MUSL_INIH_A) $(MUSL_CMOCKA)
+
+$(MUSL_T)/test_dns: test/test_dns.c dns.c spf.c $(MUSL_HDRS) $(MUSL_CMOCKA) $(MUSL_UDNS_A)
+	@mkdir -p $(@D)
+	$(MUSL_TEST_CC) -o $@ test/test_dns.c dns.c spf.c $(MUSL_CMOCKA) \
+		$(MUSL_UDNS_A) -lpthread
+
 .PHONY: test-initscripts test-busybox test-musl test-musl-skipped
 test-initscripts:
 	sh contrib/check-scripts.sh

@@ -963,6 +963,8 @@ procedure_helo(SMFICTX *ctx, struct session *s, int *definitive)
 	sfsistat r;
 
 	if (s->helo_done) {
+		logmsg(LOG_DEBUG, "%s: client=%s HELO result taken from the "
+		    "cache of this connection", queue_id(ctx), s->ipstr);
 		memset(v, 0, sizeof(*v));
 		v->identity = SPF_ID_HELO;
 		v->ip = s->ipstr;

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,6 +76,7 @@ struct dns {
 	struct dq *head;		/* questions in flight */
 	unsigned inflight;
 	uint16_t nextid;		/* for TCP questions */
+	struct dns_cache *cache;	/* shared with other threads, or NULL */
 };
 
 /* ---------------------------------------------------------------- time */
@@ -527,6 +529,234 @@ dns_parse_reply(const unsigned char *p, size_t len, const char *name,
 	}
 }
 
+/* ---------------------------------------------------------------- cache */
+
+/*
+ * Answers shared by the resolvers of all threads, under one lock: a hash
+ * table of (name, type) with a least-recently-used list for eviction.
+ * Only definite answers are kept (records, no data, no such name), for
+ * their TTL (at most a day); answers over CACHE_MAX_DATA bytes are not
+ * kept, so the cache holds at most entries x (that + a name).
+ */
+#define CACHE_MAX_DATA	4096
+#define CACHE_MAX_TTL	86400
+#define CACHE_MAX	1000000
+
+struct centry {
+	struct centry *hnext;		/* in its bucket */
+	struct centry *older, *newer;	/* the LRU list */
+	uint64_t expires;		/* seconds, monotonic */
+	uint32_t hash;
+	uint16_t type;
+	struct spf_answer *ans;
+	char name[];			/* lower case */
+};
+
+struct dns_cache {
+	pthread_mutex_t lock;
+	struct centry **bucket;
+	size_t nbuckets;		/* a power of two */
+	unsigned count, max;
+	struct centry *newest, *oldest;
+};
+
+static uint32_t
+cache_hash(const char *name, unsigned type)
+{
+	uint32_t h = 2166136261u ^ type;	/* FNV-1a */
+
+	for (; *name != '\0'; name++) {
+		h ^= lower((unsigned char)*name);
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* A copy of A in one block of its own, or NULL. */
+static struct spf_answer *
+answer_copy(const struct spf_answer *a, uint32_t ttl)
+{
+	struct spf_answer *c;
+	unsigned char *data;
+	size_t len = 0;
+
+	for (unsigned i = 0; i < a->count; i++)
+		len += (size_t)a->rr[i].len + 1;
+	if ((c = spf_answer_new(a->status, ttl, a->count, len)) == NULL)
+		return NULL;
+	c->count = a->count;
+	data = (unsigned char *)&c->rr[a->count];
+	for (unsigned i = 0; i < a->count; i++) {
+		memcpy(data, a->rr[i].data, a->rr[i].len);
+		data[a->rr[i].len] = '\0';
+		c->rr[i].data = data;
+		c->rr[i].len = a->rr[i].len;
+		c->rr[i].pref = a->rr[i].pref;
+		data += a->rr[i].len + 1;
+	}
+	return c;
+}
+
+struct dns_cache *
+dns_cache_new(unsigned entries)
+{
+	struct dns_cache *c;
+
+	if (entries == 0 || entries > CACHE_MAX ||
+	    (c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->max = entries;
+	for (c->nbuckets = 16; c->nbuckets < (size_t)entries;)
+		c->nbuckets *= 2;
+	if ((c->bucket = calloc(c->nbuckets, sizeof(*c->bucket))) == NULL ||
+	    pthread_mutex_init(&c->lock, NULL) != 0) {
+		free(c->bucket);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void
+lru_unlink(struct dns_cache *c, struct centry *e)
+{
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		c->oldest = e->newer;
+	if (e->newer != NULL)
+		e->newer->older = e->older;
+	else
+		c->newest = e->older;
+}
+
+static void
+lru_push(struct dns_cache *c, struct centry *e)
+{
+	e->newer = NULL;
+	e->older = c->newest;
+	if (c->newest != NULL)
+		c->newest->newer = e;
+	else
+		c->oldest = e;
+	c->newest = e;
+}
+
+/* Unlink E from its bucket and the list, and free it. */
+static void
+cache_remove(struct dns_cache *c, struct centry *e)
+{
+	struct centry **pp = &c->bucket[e->hash & (c->nbuckets - 1)];
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	lru_unlink(c, e);
+	c->count--;
+	free(e->ans);
+	free(e);
+}
+
+static struct centry *
+cache_find(struct dns_cache *c, const char *name, unsigned type,
+    uint32_t hash)
+{
+	struct centry *e = c->bucket[hash & (c->nbuckets - 1)];
+
+	for (; e != NULL; e = e->hnext)
+		if (e->hash == hash && e->type == type &&
+		    strcasecmp(e->name, name) == 0)
+			return e;
+	return NULL;
+}
+
+void
+dns_cache_free(struct dns_cache *c)
+{
+	if (c == NULL)
+		return;
+	while (c->oldest != NULL)
+		cache_remove(c, c->oldest);
+	pthread_mutex_destroy(&c->lock);
+	free(c->bucket);
+	free(c);
+}
+
+/* A copy of the cached answer to NAME/TYPE with the TTL it has left, or
+ * NULL. */
+static struct spf_answer *
+cache_get(struct dns_cache *c, const char *name, unsigned type)
+{
+	uint32_t hash = cache_hash(name, type);
+	uint64_t now = now_usec() / 1000000u;
+	struct spf_answer *a = NULL;
+	struct centry *e;
+
+	if (pthread_mutex_lock(&c->lock) != 0)
+		return NULL;
+	if ((e = cache_find(c, name, type, hash)) != NULL) {
+		if (e->expires <= now)
+			cache_remove(c, e);
+		else {
+			lru_unlink(c, e);
+			lru_push(c, e);
+			a = answer_copy(e->ans, (uint32_t)(e->expires - now));
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return a;
+}
+
+static int
+cacheable(const struct spf_answer *a)
+{
+	size_t len = 0;
+
+	if (a->ttl == 0 || (a->status != SPF_DNS_OK &&
+	    a->status != SPF_DNS_NODATA && a->status != SPF_DNS_NXDOMAIN))
+		return 0;
+	for (unsigned i = 0; i < a->count; i++)
+		len += (size_t)a->rr[i].len + 1;
+	return len <= CACHE_MAX_DATA;
+}
+
+/* Keep a copy of A, the answer to NAME/TYPE, for its TTL. */
+static void
+cache_put(struct dns_cache *c, const char *name, unsigned type,
+    const struct spf_answer *a)
+{
+	uint32_t hash = cache_hash(name, type);
+	uint32_t ttl = a->ttl < CACHE_MAX_TTL ? a->ttl : CACHE_MAX_TTL;
+	size_t n = strlen(name);
+	struct centry *e, *old;
+
+	if (!cacheable(a) || (e = malloc(sizeof(*e) + n + 1)) == NULL)
+		return;
+	if ((e->ans = answer_copy(a, ttl)) == NULL) {
+		free(e);
+		return;
+	}
+	for (size_t i = 0; i <= n; i++)
+		e->name[i] = (char)lower((unsigned char)name[i]);
+	e->hash = hash;
+	e->type = (uint16_t)type;
+	e->expires = now_usec() / 1000000u + ttl;
+	if (pthread_mutex_lock(&c->lock) != 0) {
+		free(e->ans);
+		free(e);
+		return;
+	}
+	if ((old = cache_find(c, name, type, hash)) != NULL)
+		cache_remove(c, old);
+	if (c->count >= c->max)
+		cache_remove(c, c->oldest);
+	e->hnext = c->bucket[hash & (c->nbuckets - 1)];
+	c->bucket[hash & (c->nbuckets - 1)] = e;
+	lru_push(c, e);
+	c->count++;
+	pthread_mutex_unlock(&c->lock);
+}
+
 /* ---------------------------------------------------------------- questions */
 
 /* The answer when not even an answer can be allocated: never freed. */
@@ -579,6 +809,8 @@ finish(struct dq *x, struct spf_answer *a)
 
 	if (a == x->last)
 		x->last = NULL;
+	if (a != NULL && x->d->cache != NULL)
+		cache_put(x->d->cache, x->q->name, x->q->type, a);
 	x->q->answer = a != NULL ? a : &no_memory;
 	x->q->usec = took > UINT32_MAX ? UINT32_MAX : (uint32_t)took;
 	forget(x);
@@ -812,6 +1044,9 @@ res_submit(void *ctx, struct spf_query *q)
 	q->priv = NULL;
 	if (d->deadline == 0)
 		dns_deadline(d, 0);
+	if (d->cache != NULL &&
+	    (q->answer = cache_get(d->cache, q->name, q->type)) != NULL)
+		return;
 	if ((x = calloc(1, sizeof(*x))) == NULL) {
 		q->answer = &no_memory;
 		return;
@@ -900,6 +1135,7 @@ spf_dns_new(const struct dns_config *conf)
 	    conf->timeout_ms : DNS_DEFAULT_TIMEOUT_MS;
 	d->nextid = (uint16_t)now_usec();
 	d->udpfd = -1;
+	d->cache = conf != NULL ? conf->cache : NULL;
 	if (pthread_once(&defctx_once, defctx_init) != 0 || !defctx_ok)
 		goto fail;
 	if ((d->ctx = dns_new(&dns_defctx)) == NULL)

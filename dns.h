@@ -27,9 +27,20 @@ struct dns_config {
 	unsigned nservers;
 	/* Default deadline of one evaluation; 0 means DNS_DEFAULT_TIMEOUT_MS. */
 	unsigned timeout_ms;
+	/* Answers shared between resolvers (dns_cache_new()); NULL: none.
+	 * It must outlive every resolver made with it. */
+	struct dns_cache *cache;
 };
 
 struct dns;
+struct dns_cache;
+
+/* A cache of at most ENTRIES answers (1..1000000), safe to share between
+ * threads; answers are kept for their TTL (at most a day), negative ones
+ * for the SOA's negative TTL, failures and timeouts never.  NULL when
+ * ENTRIES is 0 (no cache) or out of range, or without memory. */
+struct dns_cache *dns_cache_new(unsigned entries);
+void dns_cache_free(struct dns_cache *c);
 
 /* A resolver with its own udns context; NULL when the context cannot be
  * set up (no nameserver, no socket, no memory). */

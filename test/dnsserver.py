@@ -20,7 +20,8 @@ Zone file: one record per line, `NAME TYPE DATA`, `#` starts a comment.
   TIMEOUT   questions of a type NAME has no records of are never answered
   SERVFAIL, REFUSED   every question for NAME gets that rcode
   GARBLE    every answer for NAME is a malformed packet
-Negative answers carry an SOA (TTL 3600, MINIMUM 300); records have TTL 3600.
+A line `$TTL N` gives the records after it TTL N (default 3600).
+Negative answers carry an SOA (TTL 3600, MINIMUM 300).
 
 Suite zonedata (read the YAML header): SPF entries are served as type 99,
 and, as the suite's own drivers do, copied to TXT when the name has no TXT
@@ -98,8 +99,8 @@ class Zone:
     def entry(self, name):
         return self.names.setdefault(norm(name), {'rrs': [], 'flags': set()})
 
-    def add(self, name, rtype, rdata):
-        self.entry(name)['rrs'].append((rtype, rdata))
+    def add(self, name, rtype, rdata, ttl=TTL):
+        self.entry(name)['rrs'].append((rtype, rdata, ttl))
 
     def flag(self, name, flag):
         self.entry(name)['flags'].add(flag)
@@ -184,10 +185,14 @@ def unescape(s):
 
 def load_zone(path):
     zone = Zone()
+    ttl = TTL
     with open(path, encoding='latin-1') as f:
         for lineno, line in enumerate(f, 1):
             line = line.strip()
             if not line or line.startswith('#'):
+                continue
+            if line.startswith('$TTL'):
+                ttl = int(line.split()[1])
                 continue
             fields = line.split(None, 2)
             name, rtype = fields[0], fields[1].upper()
@@ -196,12 +201,13 @@ def load_zone(path):
                 zone.flag(name, rtype)
             elif rtype == 'TXT':
                 zone.add(name, QTYPE.TXT,
-                         TXT([unescape(m) for m in QUOTED.findall(rest)]))
+                         TXT([unescape(m) for m in QUOTED.findall(rest)]),
+                         ttl)
             elif rtype == 'MX':
                 pref, host = rest.split()
-                zone.add(name, *rdata_for('MX', [int(pref), host]))
+                zone.add(name, *rdata_for('MX', [int(pref), host]), ttl)
             elif rtype in ('A', 'AAAA', 'PTR', 'CNAME'):
-                zone.add(name, *rdata_for(rtype, rest.strip()))
+                zone.add(name, *rdata_for(rtype, rest.strip()), ttl)
             else:
                 sys.exit('%s:%d: unknown type %s' % (path, lineno, rtype))
     return zone
@@ -253,12 +259,12 @@ class Server:
         cur, owner = name, q.qname
         for _ in range(MAX_CNAME):
             e = self.zone.names.get(cur) or {'rrs': [], 'flags': set()}
-            found = [rd for t, rd in e['rrs'] if t == q.qtype]
+            found = [(rd, ttl) for t, rd, ttl in e['rrs'] if t == q.qtype]
             if found:
-                for rd in found:
-                    rep.add_answer(RR(owner, q.qtype, rdata=rd, ttl=TTL))
+                for rd, ttl in found:
+                    rep.add_answer(RR(owner, q.qtype, rdata=rd, ttl=ttl))
                 return rep.pack()
-            cn = [rd for t, rd in e['rrs'] if t == QTYPE.CNAME]
+            cn = [rd for t, rd, _ in e['rrs'] if t == QTYPE.CNAME]
             if cn and q.qtype != QTYPE.CNAME:
                 rep.add_answer(RR(owner, QTYPE.CNAME, rdata=cn[0], ttl=TTL))
                 owner = cn[0].label

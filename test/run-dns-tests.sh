@@ -44,6 +44,9 @@ zone=$tmp/test.zone
 	for i in 1 2 3 4 5; do
 		printf '%s\n' "big.test.example TXT \"$i$s\" \"$s\" \"$s\" \"$s\""
 	done
+	printf '%s\n' '$TTL 1'
+	printf '%s\n' 'short.test.example TXT "gone soon"'
+	printf '%s\n' '$TTL 3600'
 	for i in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
 		printf '%s\n' "p$i.test.example A 192.0.2.$i"
 	done
@@ -78,5 +81,7 @@ DNS_TEST_TRUNC=$(cut -d' ' -f1 "$tmp/trunc.port")
 DNS_TEST_SLOW=$(cut -d' ' -f1 "$tmp/slow.port")
 DNS_TEST_V6=$(cut -d' ' -f1 "$tmp/v6.port")
 DNS_TEST_TRUNC_LOG=$tmp/trunc.log
-export DNS_TEST_PLAIN DNS_TEST_TRUNC DNS_TEST_SLOW DNS_TEST_V6 DNS_TEST_TRUNC_LOG
+DNS_TEST_PLAIN_LOG=$tmp/plain.log
+export DNS_TEST_PLAIN DNS_TEST_TRUNC DNS_TEST_SLOW DNS_TEST_V6 \
+    DNS_TEST_TRUNC_LOG DNS_TEST_PLAIN_LOG
 "$TEST"

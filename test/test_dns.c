@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,19 +41,27 @@ env_port(const char *name)
 	return v != NULL ? (unsigned)atoi(v) : 0;
 }
 
-/* A resolver asking 127.0.0.1 on the port in environment variable VAR. */
+/* A resolver asking 127.0.0.1 on the port in environment variable VAR,
+ * with CACHE. */
 static struct dns *
-resolver_at(const char *var, unsigned timeout_ms)
+resolver_cached(const char *var, unsigned timeout_ms, struct dns_cache *cache)
 {
 	struct dns_config c;
 	char text[32];
 
 	memset(&c, 0, sizeof(c));
+	c.cache = cache;
 	snprintf(text, sizeof(text), "127.0.0.1:%u", env_port(var));
 	assert_int_equal(dns_parse_server(text, &c.servers[0]), 0);
 	c.nservers = 1;
 	c.timeout_ms = timeout_ms;
 	return spf_dns_new(&c);
+}
+
+static struct dns *
+resolver_at(const char *var, unsigned timeout_ms)
+{
+	return resolver_cached(var, timeout_ms, NULL);
 }
 
 /* Ask one question and wait for it. */
@@ -647,22 +656,36 @@ test_deadline(void **state)
 	spf_dns_free(d);
 }
 
-/* Count the TCP questions for NAME in the truncating server's log. */
+/* Lines of the query log named by environment variable VAR that end in
+ * NEEDLE (" NAME TYPE udp|tcp"). */
 static int
-tcp_questions(const char *name)
+logged(const char *var, const char *needle)
 {
-	const char *path = getenv("DNS_TEST_TRUNC_LOG");
+	const char *path = getenv(var);
 	char line[512];
-	int n = 0;
+	size_t n = strlen(needle), l;
+	int count = 0;
 	FILE *f;
 
 	if (path == NULL || (f = fopen(path, "r")) == NULL)
 		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strstr(line, name) != NULL && strstr(line, " tcp\n"))
-			n++;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		l = strlen(line);
+		if (l > n && line[l - 1] == '\n' &&
+		    memcmp(line + l - 1 - n, needle, n) == 0)
+			count++;
+	}
 	fclose(f);
-	return n;
+	return count;
+}
+
+static int
+tcp_questions(const char *name)
+{
+	char needle[300];
+
+	snprintf(needle, sizeof(needle), " %s TXT tcp", name);
+	return logged("DNS_TEST_TRUNC_LOG", needle);
 }
 
 static void
@@ -848,6 +871,172 @@ test_servers(void **state)
 	close(fd);
 }
 
+/* Questions the plain server saw for NAME TYPE over UDP. */
+static int
+asked(const char *name, const char *type)
+{
+	char needle[300];
+
+	snprintf(needle, sizeof(needle), " %s %s udp", name, type);
+	return logged("DNS_TEST_PLAIN_LOG", needle);
+}
+
+static void
+test_cache(void **state)
+{
+	struct dns_cache *c;
+	struct dns *d, *d2;
+	struct spf_resolver r, r2;
+	struct spf_query q;
+	int before;
+	char name[32];
+
+	(void)state;
+	assert_null(dns_cache_new(0));
+	assert_null(dns_cache_new(1000001));
+	NEED_SERVERS();
+	assert_non_null(c = dns_cache_new(3));
+	assert_non_null(d = resolver_cached("DNS_TEST_PLAIN", 3000, c));
+	assert_non_null(d2 = resolver_cached("DNS_TEST_PLAIN", 3000, c));
+	dns_resolver(d, &r);
+	dns_resolver(d2, &r2);
+	/* asked once, answered twice: the same data, no time taken */
+	before = asked("multi.test.example", "TXT");
+	ask(&r, &q, "multi.test.example", SPF_T_TXT);
+	assert_int_equal(q.answer->count, 2);
+	r.drop(r.ctx, &q);
+	ask(&r, &q, "MULTI.test.example", SPF_T_TXT);
+	assert_int_equal(q.answer->status, SPF_DNS_OK);
+	assert_int_equal(q.answer->count, 2);
+	assert_int_equal(q.usec, 0);
+	assert_true(q.answer->ttl <= 3600 && q.answer->ttl >= 3598);
+	assert_int_equal(q.answer->rr[0].len, 3);
+	assert_int_equal(q.answer->rr[0].data[3], '\0');
+	r.drop(r.ctx, &q);
+	/* shared: the other thread's resolver finds it too */
+	ask(&r2, &q, "multi.test.example", SPF_T_TXT);
+	assert_int_equal(q.usec, 0);
+	r2.drop(r2.ctx, &q);
+	assert_int_equal(asked("multi.test.example", "TXT"), before + 1);
+	/* another type is another entry */
+	ask(&r, &q, "multi.test.example", SPF_T_A);
+	assert_int_equal(q.answer->status, SPF_DNS_NODATA);
+	r.drop(r.ctx, &q);
+	assert_int_equal(asked("multi.test.example", "A"), 1);
+	/* no such name: kept for the negative TTL */
+	before = asked("gone.test.example", "TXT");
+	for (int i = 0; i < 2; i++) {
+		ask(&r, &q, "gone.test.example", SPF_T_TXT);
+		assert_int_equal(q.answer->status, SPF_DNS_NXDOMAIN);
+		assert_true(q.answer->ttl <= 300);
+		r.drop(r.ctx, &q);
+	}
+	assert_int_equal(asked("gone.test.example", "TXT"), before + 1);
+	/* a failure is never kept */
+	before = asked("fail.test.example", "TXT");
+	for (int i = 0; i < 2; i++) {
+		ask(&r, &q, "fail.test.example", SPF_T_TXT);
+		assert_int_equal(q.answer->status, SPF_DNS_SERVFAIL);
+		r.drop(r.ctx, &q);
+	}
+	assert_int_equal(asked("fail.test.example", "TXT"), before + 2);
+	/* three entries at most: the least recently used goes */
+	for (int i = 10; i < 14; i++) {
+		snprintf(name, sizeof(name), "p%d.test.example", i);
+		ask(&r, &q, name, SPF_T_A);
+		assert_int_equal(q.answer->status, SPF_DNS_OK);
+		r.drop(r.ctx, &q);
+	}
+	ask(&r, &q, "p13.test.example", SPF_T_A);
+	assert_int_equal(q.usec, 0);
+	r.drop(r.ctx, &q);
+	ask(&r, &q, "p10.test.example", SPF_T_A);
+	assert_true(q.usec > 0);
+	r.drop(r.ctx, &q);
+	assert_int_equal(asked("p10.test.example", "A"), 2);
+	assert_int_equal(asked("p13.test.example", "A"), 1);
+	/* kept no longer than its TTL (1 s here) */
+	ask(&r, &q, "short.test.example", SPF_T_TXT);
+	assert_int_equal(q.answer->ttl, 1);
+	r.drop(r.ctx, &q);
+	{
+		struct timespec ts = { 2, 100000000 };
+
+		nanosleep(&ts, NULL);
+	}
+	dns_deadline(d, 0);
+	ask(&r, &q, "short.test.example", SPF_T_TXT);
+	assert_true(q.usec > 0);
+	r.drop(r.ctx, &q);
+	assert_int_equal(asked("short.test.example", "TXT"), 2);
+	spf_dns_free(d);
+	spf_dns_free(d2);
+	dns_cache_free(c);
+}
+
+struct worker {
+	struct dns_cache *cache;
+	int errors;
+};
+
+/* One thread's share: its own resolver, the common cache. */
+static void *
+worker(void *arg)
+{
+	struct worker *w = arg;
+	struct dns *d = resolver_cached("DNS_TEST_PLAIN", 3000, w->cache);
+	struct spf_resolver r;
+	struct spf_query q[4];
+
+	if (d == NULL) {
+		w->errors++;
+		return NULL;
+	}
+	dns_resolver(d, &r);
+	for (int round = 0; round < 50; round++) {
+		for (int i = 0; i < 4; i++) {
+			memset(&q[i], 0, sizeof(q[i]));
+			snprintf(q[i].name, sizeof(q[i].name),
+			    "p%d.test.example", (round + i) % 16);
+			q[i].type = SPF_T_A;
+			r.submit(r.ctx, &q[i]);
+		}
+		for (int i = 0; i < 4; i++) {
+			r.wait(r.ctx, &q[i]);
+			if (q[i].answer->status != SPF_DNS_OK ||
+			    q[i].answer->rr[0].data[3] != (round + i) % 16)
+				w->errors++;
+			r.drop(r.ctx, &q[i]);
+		}
+	}
+	spf_dns_free(d);
+	return NULL;
+}
+
+static void
+test_cache_threads(void **state)
+{
+	enum { N = 4 };
+	struct worker w[N];
+	pthread_t t[N];
+	struct dns_cache *c;
+
+	(void)state;
+	NEED_SERVERS();
+	/* smaller than the 16 names: entries come and go all the time */
+	assert_non_null(c = dns_cache_new(8));
+	for (int i = 0; i < N; i++) {
+		w[i].cache = c;
+		w[i].errors = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, worker, &w[i]), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(w[i].errors, 0);
+	}
+	dns_cache_free(c);
+}
+
 static void
 test_from_environment(void **state)
 {
@@ -885,6 +1074,8 @@ main(void)
 		cmocka_unit_test(test_parallel),
 		cmocka_unit_test(test_drop_in_flight),
 		cmocka_unit_test(test_servers),
+		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_cache_threads),
 		cmocka_unit_test(test_from_environment),
 	};
 	char opts[32];

@@ -201,7 +201,7 @@ def load_zone(path):
                 zone.flag(name, rtype)
             elif rtype == 'TXT':
                 zone.add(name, QTYPE.TXT,
-                         TXT([unescape(m) for m in QUOTED.findall(rest)]),
+                         txt_rdata([unescape(m) for m in QUOTED.findall(rest)]),
                          ttl)
             elif rtype == 'MX':
                 pref, host = rest.split()

@@ -8,6 +8,8 @@ set -eu
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
 TEST=${TEST:-./test/test_dns}
+# RUN: a wrapper for the test binary, e.g. "qemu-s390x -L /usr/s390x-linux-gnu"
+RUN=${RUN:-}
 
 tmp=$(mktemp -d)
 pids=
@@ -84,4 +86,5 @@ DNS_TEST_TRUNC_LOG=$tmp/trunc.log
 DNS_TEST_PLAIN_LOG=$tmp/plain.log
 export DNS_TEST_PLAIN DNS_TEST_TRUNC DNS_TEST_SLOW DNS_TEST_V6 \
     DNS_TEST_TRUNC_LOG DNS_TEST_PLAIN_LOG
-"$TEST"
+# shellcheck disable=SC2086
+$RUN "$TEST"

@@ -1066,6 +1066,11 @@ res_submit(void *ctx, struct spf_query *q)
 		finish(x, status_answer(SPF_DNS_TIMEOUT, 0));
 		return;
 	}
+	if (d->udpfd < 0 && (d->udpfd = dns_open(d->ctx)) < 0) {
+		/* udns must not be asked with its socket closed */
+		finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
+		return;
+	}
 	if (d->inflight > MAX_IN_FLIGHT) {
 		/* the evaluator never asks this much at once: refuse */
 		finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
@@ -1179,6 +1184,13 @@ void
 dns_deadline(struct dns *d, unsigned ms)
 {
 	d->deadline = now_usec() + (uint64_t)(ms ? ms : d->timeout_ms) * 1000u;
+	/* A fresh socket, so a fresh random source port, for each
+	 * evaluation: with udns's random IDs, 32 bits an off-path forger
+	 * must guess instead of 16 (a thread's context lives long). */
+	if (d->head == NULL && dns_active(d->ctx) == 0) {
+		dns_close(d->ctx);
+		d->udpfd = dns_open(d->ctx);
+	}
 }
 
 void

@@ -19,7 +19,8 @@ contrib/alpine/APKBUILD
 contrib/alpine/spf-milter.pre-install
 contrib/musl/fetch-sources.sh
 contrib/check-scripts.sh
-test/run-busybox-test.sh"
+test/run-busybox-test.sh
+test/busybox/run-stub-tests.sh"
 
 fail=0
 pass=0

@@ -162,7 +162,9 @@ TESTS     += test-cross fuzz
 # test-initscripts: every packaging script through sh -n, busybox sh -n
 # and shellcheck, the systemd unit through systemd-analyze verify.
 # test-busybox: contrib/busybox/spf-milter driven by Debian's busybox
-# against ./spf-milter (start, reload, broken config, stop, status).
+# against ./spf-milter (start, reload, broken config, stop, status); the
+# OpenRC and procd scripts' functions under busybox sh with stand-ins for
+# openrc-run and procd.
 # test-musl: `make musl`, then the unit tests built with musl, the RFC
 # suite in process and through spf-milter.musl -q, the config corpus, the
 # miltertest scripts and the busybox test against spf-milter.musl.  It
@@ -222,6 +224,7 @@ test-initscripts:
 	sh contrib/check-scripts.sh
 
 test-busybox: spf-milter
+	sh test/busybox/run-stub-tests.sh
 	sh test/run-busybox-test.sh
 
 test-musl: musl musl-tests test/out/suite.txt

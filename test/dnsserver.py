@@ -322,7 +322,11 @@ def make_tcp_handler(srv):
         def recv_exact(self, n):
             buf = b''
             while len(buf) < n:
-                chunk = self.request.recv(n - len(buf))
+                try:
+                    chunk = self.request.recv(n - len(buf))
+                except OSError:
+                    # the client went away (a deadline passed): fine
+                    return None
                 if not chunk:
                     return None
                 buf += chunk

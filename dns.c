@@ -12,10 +12,11 @@
  *    over TCP to the server that truncated it;
  *  - every reply is parsed here, from the raw packet the debug hook sees,
  *    so NXDOMAIN and NODATA stay apart and negative answers keep the SOA's
- *    negative TTL.
+ *    negative TTL;
+ *  - an optional cache of answers, shared by the threads' resolvers.
  * All data from the network is hostile: every length is checked against
  * the packet, names are decompressed with backward pointers only, and an
- * answer never takes more memory than the packet it came from allows.
+ * answer is bounded (MAX_ANSWER) whatever the packet claims.
  *
  * Copyright (C) 2026 the spf-milter authors.  GPL-3.0-or-later.
  */

@@ -552,6 +552,9 @@ reload(void)
 	if (str_differs(old->socket, c->socket))
 		logmsg(LOG_WARNING, "reload: socket changed; it takes a "
 		    "restart to listen on the new one");
+	if (old->dns_cache_size != c->dns_cache_size)
+		logmsg(LOG_WARNING, "reload: dns_cache_size changed; it takes "
+		    "a restart to resize the cache");
 	if (str_differs(old->user, c->user))
 		logmsg(LOG_WARNING, "reload: user changed; it takes a restart "
 		    "to run as the new one");
@@ -592,6 +595,9 @@ struct thread_dns {
 };
 
 static pthread_key_t dns_key;
+/* One answer cache for all threads, sized at start: resolvers of every
+ * generation may still use it, so it lives as long as the process. */
+static struct dns_cache *dns_shared_cache;
 
 static void
 thread_dns_free(void *p)
@@ -614,6 +620,7 @@ dns_from_conf(const struct conf *c)
 		dc.servers[i] = c->dns_servers[i];
 	dc.nservers = (unsigned)i;
 	dc.timeout_ms = c->dns_timeout_ms;
+	dc.cache = dns_shared_cache;
 	return dns_new(&dc);
 }
 
@@ -1426,6 +1433,9 @@ run_milter(void)
 	int rc;
 
 	log_configure(conf_current);
+	if (conf_current->dns_cache_size > 0 &&
+	    (dns_shared_cache = dns_cache_new(conf_current->dns_cache_size)) == NULL)
+		logmsg(LOG_WARNING, "no DNS answer cache: out of memory");
 	if (start_threads() != 0)
 		return SPF_MILTER_EXIT_RUNTIME;
 	if (lookup_user(conf_current->user, &pwbuf, &user) != 0)

@@ -118,7 +118,7 @@ test-milter-valgrind: test/spf-milter-dyn
 test-postfix: spf-milter
 	PYTHON=$(PYTHON) sh test/run-postfix-test.sh || [ $$? -eq 77 ]
 
-TESTS     += test-milter test-postfix
+TESTS     += test-milter test-milter-valgrind test-postfix
 TEST_BINS += test/spf-milter-dyn
 
 # ---- cross builds under qemu-user, fuzzing, sanitizers ----------------

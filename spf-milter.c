@@ -1127,8 +1127,14 @@ cb_eom(SMFICTX *ctx)
 			    "Authentication-Results #%d", queue_id(ctx),
 			    s->ar_del[i]);
 	}
-	if (!s->skip && s->nv > 0)
+	if (!s->skip && s->nv > 0 && s->final >= 0) {
 		add_headers(ctx, s);
+		/* The queue id is known now: tie it to the result. */
+		logmsg(LOG_INFO, "%s: client=%s identity=%s result=%s recorded",
+		    queue_id(ctx), s->ipstr,
+		    s->v[s->final].identity == SPF_ID_HELO ? "helo" : "mailfrom",
+		    spf_result_name(s->v[s->final].out.result));
+	}
 	message_reset(s);
 	return SMFIS_CONTINUE;
 }
@@ -1395,6 +1401,8 @@ start_threads(void)
 	sigset_t set;
 	int err;
 
+	/* A client or nameserver that hangs up must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
 	/* Before any thread: every thread inherits the mask, so only the
 	 * sigwait threads ever see these signals. */
 	sigemptyset(&set);

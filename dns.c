@@ -1087,21 +1087,28 @@ res_submit(void *ctx, struct spf_query *q)
 	dns_timeouts(d->ctx, -1, 0);
 }
 
+/*
+ * spf.h's wait(): take in what has arrived without blocking, then, while
+ * Q is open, block until something happens (Q or another question
+ * answered, a retry timer, the deadline).  It returns after one such
+ * event even when Q is still open, so the evaluator can look at the
+ * other answers and ask what they lead to at once.
+ */
 static void
 res_wait(void *ctx, struct spf_query *q)
 {
 	struct dns *d = ctx;
+	uint64_t now;
 
-	while (q->answer == NULL && q->priv != NULL) {
-		uint64_t now = now_usec();
-
-		if (now >= d->deadline) {
+	poll_once(d, 0);
+	if (q->answer == NULL && q->priv != NULL) {
+		now = now_usec();
+		if (now >= d->deadline)
 			expire_all(d);
-			break;
-		}
-		poll_once(d, (int)((d->deadline - now + 999) / 1000));
+		else
+			poll_once(d, (int)((d->deadline - now + 999) / 1000));
 	}
-	if (q->answer == NULL)		/* never submitted */
+	if (q->answer == NULL && q->priv == NULL)	/* never submitted */
 		q->answer = &no_memory;
 }
 

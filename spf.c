@@ -27,6 +27,7 @@
 /* Deepest include/redirect nesting: each one counts against the 10. */
 #define MAX_DEPTH	(SPF_MAX_DNS_MECH + 1)
 #define MACRO_MAX	1024	/* an expanded macro-string before truncation */
+#define WAIT_ROUNDS_MAX	65536	/* resolver events while awaiting one answer */
 
 enum mech { M_ALL, M_INCLUDE, M_A, M_MX, M_PTR, M_IP4, M_IP6, M_EXISTS };
 
@@ -336,9 +337,11 @@ pool_wait(struct eval *e, struct pooled *p)
 
 		/* Each round takes in what has arrived and looks one step
 		 * further down the answers; a round ends with P answered or
-		 * with some other answer in.  The resolver's deadline
-		 * answers everything, so the bound is never reached. */
-		for (rounds = 0; rounds <= POOL_MAX + 1; rounds++) {
+		 * with some other event (an answer, a TCP step, a retry).
+		 * The resolver's deadline answers everything long before
+		 * the bound, which only keeps a broken resolver from
+		 * spinning forever. */
+		for (rounds = 0; rounds < WAIT_ROUNDS_MAX; rounds++) {
 			e->res->wait(e->res->ctx, &p->q);
 			lookahead(e);
 			if (p->q.answer != NULL)

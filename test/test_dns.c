@@ -64,6 +64,18 @@ resolver_at(const char *var, unsigned timeout_ms)
 	return resolver_cached(var, timeout_ms, NULL);
 }
 
+/* wait() may return on another question's answer: call it until Q has
+ * its own, as the evaluator does (bounded; the deadline ends it). */
+static void
+await_answer(struct spf_resolver *r, struct spf_query *q)
+{
+	int rounds;
+
+	for (rounds = 0; rounds < 100000 && q->answer == NULL; rounds++)
+		r->wait(r->ctx, q);
+	assert_non_null(q->answer);
+}
+
 /* Ask one question and wait for it. */
 static void
 ask(struct spf_resolver *r, struct spf_query *q, const char *name,
@@ -73,8 +85,7 @@ ask(struct spf_resolver *r, struct spf_query *q, const char *name,
 	snprintf(q->name, sizeof(q->name), "%s", name);
 	q->type = (uint16_t)type;
 	r->submit(r->ctx, q);
-	r->wait(r->ctx, q);
-	assert_non_null(q->answer);
+	await_answer(r, q);
 }
 
 static int
@@ -728,7 +739,7 @@ test_truncated(void **state)
 			r.submit(r.ctx, &qs[i]);
 		}
 		for (int i = 0; i < 4; i++) {
-			r.wait(r.ctx, &qs[i]);
+			await_answer(&r, &qs[i]);
 			assert_int_equal(qs[i].answer->status, SPF_DNS_OK);
 			assert_int_equal(qs[i].answer->count, 5);
 		}
@@ -761,7 +772,7 @@ test_parallel(void **state)
 	}
 	/* wait in reverse order: the order must not matter */
 	for (int i = N - 1; i >= 0; i--)
-		r.wait(r.ctx, &qs[i]);
+		await_answer(&r, &qs[i]);
 	took = msec() - t0;
 	for (int i = 0; i < N; i++) {
 		assert_int_equal(qs[i].answer->status, SPF_DNS_OK);
@@ -1002,7 +1013,7 @@ worker(void *arg)
 			r.submit(r.ctx, &q[i]);
 		}
 		for (int i = 0; i < 4; i++) {
-			r.wait(r.ctx, &q[i]);
+			await_answer(&r, &q[i]);
 			if (q[i].answer->status != SPF_DNS_OK ||
 			    q[i].answer->rr[0].data[3] != (round + i) % 16)
 				w->errors++;

@@ -100,7 +100,14 @@ TEST_BINS += test/test_conf test/conftool
 # (section: milter)
 # The milter under miltertest (test/milter/*.lua, each with its own config,
 # against test/dnsserver.py), and end to end behind a private Postfix.
-.PHONY: test-milter test-milter-valgrind test-postfix
+.PHONY: test-milter-unit test-milter test-milter-valgrind test-postfix
+# test_milter.c includes spf-milter.c to reach its static functions.
+test/test_milter: test/test_milter.c spf-milter.c spf.c dns.c conf.c $(HDRS)
+	$(CC) $(CPPFLAGS) -I. $(WARN) $(CFLAGS) -o $@ test/test_milter.c spf.c dns.c conf.c $(LIBS) $(CMOCKA_LIBS)
+
+test-milter-unit: test/test_milter
+	./test/test_milter
+
 test-milter: spf-milter
 	PYTHON=$(PYTHON) sh test/run-milter-tests.sh
 
@@ -118,8 +125,8 @@ test-milter-valgrind: test/spf-milter-dyn
 test-postfix: spf-milter
 	PYTHON=$(PYTHON) sh test/run-postfix-test.sh || [ $$? -eq 77 ]
 
-TESTS     += test-milter test-milter-valgrind test-postfix
-TEST_BINS += test/spf-milter-dyn
+TESTS     += test-milter-unit test-milter test-milter-valgrind test-postfix
+TEST_BINS += test/spf-milter-dyn test/test_milter
 
 # ---- cross builds under qemu-user, fuzzing, sanitizers ----------------
 # (section: portability)
@@ -256,7 +263,9 @@ BENCH_BINS = bench/mload bench/noop-milter bench/spfbench
 BENCH_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 
 .PHONY: bench
-bench: check-deps spf-milter $(BENCH_BINS)
+bench:
+	@sh test/deps.sh bench
+	$(MAKE) spf-milter $(BENCH_BINS)
 	sh bench/run.sh
 
 bench/mload: bench/mload.c

@@ -52,6 +52,35 @@ wait_for() {
 	[ -e "$1" ]
 }
 
+# --- the command line: options override the file, errors are one line ---
+failed=0
+cli() {	# DESCRIPTION EXPECTED-EXIT GREP-PATTERN ARGS...
+	what=$1 want=$2 pat=$3
+	shift 3
+	out=$("$bin" "$@" 2>&1)
+	got=$?
+	if [ "$got" -eq "$want" ] && printf '%s\n' "$out" | grep -q -- "$pat"; then
+		echo "ok   cli: $what"
+	else
+		echo "FAIL cli: $what (exit $got, want $want): $out"
+		failed=$((failed + 1))
+	fi
+}
+printf 'socket = unix:/tmp/a.sock\nlog_level = info\n' > "$tmp/cli.conf"
+cli "-V" 0 '^spf-milter [0-9]' -V
+cli "-h" 0 '^usage:' -h
+cli "unknown option" 2 '^usage:' -Z
+cli "-t prints the file" 0 '^socket = unix:/tmp/a.sock$' -t -c "$tmp/cli.conf"
+cli "-p overrides socket" 0 '^socket = unix:/tmp/b.sock$' -t -c "$tmp/cli.conf" -p unix:/tmp/b.sock
+cli "-n sets dry_run" 0 '^dry_run = yes$' -t -c "$tmp/cli.conf" -n
+cli "-L overrides log_level" 0 '^log_level = debug$' -t -c "$tmp/cli.conf" -L debug
+cli "-l overrides log_destination" 0 '^log_destination = stderr$' -t -c "$tmp/cli.conf" -l stderr
+cli "bad -L value" 1 'log_level' -t -c "$tmp/cli.conf" -L loud
+cli "missing file" 1 'nonexistent' -t -c "$tmp/nonexistent.conf"
+cli "-q bad IP" 2 '^spf-milter: -q: not an IPv4 or IPv6 address: 192.0.2.300$' -c "$tmp/cli.conf" -q 192.0.2.300 a@b.example helo.example
+cli "-q argument count" 2 '^spf-milter: -q needs three arguments' -q 192.0.2.1 a@b.example
+cli "-q control character" 2 'control character' -c "$tmp/cli.conf" -q 192.0.2.1 "$(printf 'a\rb@x.example')" helo.example
+
 "$python" "$top/test/dnsserver.py" --zone "$top/test/milter/zone" \
     --portfile "$tmp/dnsport" --log "$tmp/dns.log" &
 dnspid=$!
@@ -69,7 +98,6 @@ if [ $# -eq 0 ]; then
 	done
 fi
 
-failed=0
 for name in "$@"; do
 	d="$tmp/$name"
 	mkdir -p "$d"

@@ -192,7 +192,8 @@ MUSL_TEST_CC = $(MUSL_CC) -static $(CPPFLAGS) $(WARN) $(MUSL_CFLAGS) -I. \
 musl-tests: $(MUSL_TEST_BINS)
 MUSL_MEMRES = $(filter %.c,$(MEMRES))
 
-$(MUSL_DIR)/cmocka.stamp: contrib/musl/fetch-sources.sh
+# After the first fetch: two apt-get runs on one lists directory collide.
+$(MUSL_DIR)/cmocka.stamp: contrib/musl/fetch-sources.sh $(MUSL_DIR)/sources.stamp
 	sh contrib/musl/fetch-sources.sh $(MUSL_DIR) cmocka
 	@touch $@
 

@@ -90,9 +90,10 @@ logmsg(int level, const char *fmt, ...)
 }
 
 /*
- * Escape anything a sender sent for a log line: printable ASCII but the
- * backslash and the double quote stays, every other byte becomes \xHH, so
- * a value in quotes cannot end early.  Capped; a cut value ends in "...".
+ * Escape anything a sender sent for a log line: printable ASCII stays,
+ * every other byte, the backslash and the double quote become \xHH, so no
+ * line can be split and a value in quotes cannot end early.  Capped; a cut
+ * value ends in "...".
  */
 static const char *
 esc(const char *s, char *buf, size_t len)
@@ -109,8 +110,12 @@ esc(const char *s, char *buf, size_t len)
 		else
 			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", c);
 	}
-	if (*s != '\0' && len > 4)
-		o = len - 4 < o ? len - 4 : o, memcpy(buf + o, "...", 3), o += 3;
+	if (*s != '\0' && len > 4) {
+		if (o > len - 4)
+			o = len - 4;
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
 	buf[o] = '\0';
 	return buf;
 }
@@ -717,6 +722,9 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	(void)f2;
 	(void)f3;
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS);
+	if (*pf0 != (SMFIF_ADDHDRS | SMFIF_CHGHDRS))
+		logmsg(LOG_WARNING, "the MTA does not let us add or delete "
+		    "header fields: results will not be recorded");
 	*pf1 = f1 & skip;
 	if (s != NULL) {
 		s->noreply = (unsigned)(f1 & nr);
@@ -1006,6 +1014,9 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 		logmsg(LOG_ERR, "out of memory at MAIL FROM");
 		return SMFIS_TEMPFAIL;
 	}
+	/* A trusted client's message needs nothing more from us. */
+	if (s->trusted)
+		return SMFIS_ACCEPT;
 	if (!s->verify)
 		return SMFIS_CONTINUE;
 	auth = smfi_getsymval(ctx, "{auth_authen}");

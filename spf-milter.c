@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <ctype.h>
@@ -1351,6 +1352,35 @@ socket_permissions(const struct conf *c, const struct passwd *pw)
 
 /* The service user, from /etc/passwd itself: getpwnam() in a static
  * glibc binary would need the NSS modules of the build machine. */
+/*
+ * TCP_NODELAY on libmilter's listening socket, which accepted connections
+ * inherit: the milter protocol is small requests and replies, where Nagle
+ * plus delayed ACKs would add latency.  libmilter does not hand out the
+ * descriptor, so find the listening TCP socket among the first few.
+ */
+static void
+tcp_nodelay(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, on, listening;
+
+	for (fd = 3; fd < 64; fd++) {
+		sl = sizeof(listening);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+		    &sl) != 0 || !listening)
+			continue;
+		sl = sizeof(ss);
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+		    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+			continue;
+		on = 1;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
+		    sizeof(on)) != 0)
+			logmsg(LOG_WARNING, "TCP_NODELAY: %s", strerror(errno));
+	}
+}
+
 static int
 lookup_user(const char *user, struct passwd *out, char **name)
 {
@@ -1482,6 +1512,7 @@ listen_and_serve(const struct passwd *pw)
 		    esc(conf_current->socket, e, sizeof(e)));
 		return SPF_MILTER_EXIT_RUNTIME;
 	}
+	tcp_nodelay();
 	if (socket_permissions(conf_current, pw) != 0 ||
 	    drop_privileges(pw) != 0)
 		return SPF_MILTER_EXIT_RUNTIME;

@@ -17,7 +17,13 @@
  * questions that arrive while earlier ones are still delayed belong to
  * the same round trip.
  *
- *   spfbench [-z ZONE] [-t MS_PER_CASE] [-s 127.0.0.1:PORT -L LOG -d MS]
+ * With -P THREADS, the same evaluation then runs in a loop for -T seconds
+ * in one thread and in THREADS threads at once (one resolver each, as in
+ * the milter), giving p50/p99 of both: the cost of waiting on each other
+ * without libmilter in the way.
+ *
+ *   spfbench [-z ZONE] [-t MS_PER_CASE]
+ *            [-s 127.0.0.1:PORT -L LOG -d MS [-P THREADS -T SECONDS]]
  *
  * Output: a table on stdout and one key=value line per figure.
  *
@@ -47,6 +53,8 @@
 #define STACK_SIZE	(512 * 1024)
 #define STACK_PAINT	0xa5
 #define MAX_LOG_LINES	10000
+#define MAX_PAR		64
+#define MAX_PAR_EVALS	200000
 
 /* ------------------------------------------------------------ the zone */
 
@@ -588,8 +596,82 @@ one_network_eval(struct dns *d, const struct scenario *s,
 	return now_sec() - t0;
 }
 
+/* Evaluations of the tree by several threads at once, each with its own
+ * resolver, as the milter's threads do: shows what waiting on each other
+ * costs without libmilter in the way. */
+struct par {
+	const struct dns_config *cfg;
+	double deadline;
+	double *lat;
+	long n;
+	int bad;
+	pthread_mutex_t lock;
+};
+
+static void *
+par_thread(void *arg)
+{
+	struct par *p = arg;
+	struct spf_outcome out;
+	struct dns *d;
+	double wall;
+
+	if ((d = spf_dns_new(p->cfg)) == NULL)
+		die("cannot set up the resolver");
+	while (now_sec() < p->deadline) {
+		wall = one_network_eval(d, &scenarios[3], &out);
+		if (pthread_mutex_lock(&p->lock) != 0)
+			die("mutex");
+		if (p->n < MAX_PAR_EVALS)
+			p->lat[p->n++] = wall;
+		if (out.result != scenarios[3].want)
+			p->bad++;
+		pthread_mutex_unlock(&p->lock);
+	}
+	spf_dns_free(d);
+	return NULL;
+}
+
 static int
-run_network(const char *server, const char *logpath, int delay_ms)
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+run_parallel(const struct dns_config *cfg, int conc, double secs)
+{
+	struct par p = { cfg, now_sec() + secs, NULL, 0, 0,
+	    PTHREAD_MUTEX_INITIALIZER };
+	pthread_t tid[MAX_PAR];
+	int i;
+
+	if ((p.lat = calloc(MAX_PAR_EVALS, sizeof(double))) == NULL)
+		die("out of memory");
+	for (i = 0; i < conc; i++)
+		if (pthread_create(&tid[i], NULL, par_thread, &p) != 0)
+			die("pthread_create");
+	for (i = 0; i < conc; i++)
+		pthread_join(tid[i], NULL);
+	qsort(p.lat, (size_t)p.n, sizeof(double), cmp_double);
+	if (p.n > 0) {
+		printf("  %2d at once: %ld evaluations in %.0f s, p50 %.1f ms,"
+		    " p99 %.1f ms, wrong results %d\n", conc, p.n, secs,
+		    p.lat[p.n / 2] * 1000, p.lat[(long)(0.99 * (p.n - 1))] * 1000,
+		    p.bad);
+		printf("spfbench parallel=%d evals=%ld p50_ms=%.1f p99_ms=%.1f"
+		    " wrong=%d\n", conc, p.n, p.lat[p.n / 2] * 1000,
+		    p.lat[(long)(0.99 * (p.n - 1))] * 1000, p.bad);
+	}
+	free(p.lat);
+	return p.bad > 0 || p.n == 0;
+}
+
+static int
+run_network(const char *server, const char *logpath, int delay_ms,
+    int conc, double secs)
 {
 	static double t[MAX_LOG_LINES];
 	const struct scenario *s = &scenarios[3];	/* the whole tree */
@@ -617,6 +699,12 @@ run_network(const char *server, const char *logpath, int delay_ms)
 	printf("spfbench network=1 delay_ms=%d wall_ms=%.1f queries=%u"
 	    " round_trips=%d result=%s\n", delay_ms, wall * 1000, out.queries,
 	    round_trips(t, n, delay_ms / 1000.0), spf_result_name(out.result));
+	if (conc > 1) {
+		printf("the same evaluation in a loop, one resolver per thread:\n");
+		if (run_parallel(&cfg, 1, secs) != 0 ||
+		    run_parallel(&cfg, conc, secs) != 0)
+			return 1;
+	}
 	return out.result == s->want ? 0 : 1;
 }
 
@@ -625,27 +713,32 @@ main(int argc, char **argv)
 {
 	const char *zonefile = "bench/zone.txt", *server = NULL, *logpath = NULL;
 	struct zone zn = { NULL, 0 };
-	int ch, ms = 500, delay = 20, bad;
+	int ch, ms = 500, delay = 20, conc = 1, secs = 3, bad;
 
-	while ((ch = getopt(argc, argv, "z:t:s:L:d:")) != -1) {
+	while ((ch = getopt(argc, argv, "z:t:s:L:d:P:T:")) != -1) {
 		switch (ch) {
 		case 'z': zonefile = optarg; break;
 		case 't': ms = atoi(optarg); break;
 		case 's': server = optarg; break;
 		case 'L': logpath = optarg; break;
 		case 'd': delay = atoi(optarg); break;
+		case 'P': conc = atoi(optarg); break;
+		case 'T': secs = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: spfbench [-z ZONE] [-t MS]"
-			    " [-s 127.0.0.1:PORT -L QUERYLOG -d DELAY_MS]\n");
+			    " [-s 127.0.0.1:PORT -L QUERYLOG -d DELAY_MS"
+			    " [-P THREADS -T SECONDS]]\n");
 			return 2;
 		}
 	}
-	if (ms < 1 || ms > 60000 || delay < 1 || delay > 10000)
-		die("-t wants 1..60000 ms, -d 1..10000 ms");
+	if (ms < 1 || ms > 60000 || delay < 1 || delay > 10000 || conc < 1 ||
+	    conc > MAX_PAR || secs < 1 || secs > 60)
+		die("-t wants 1..60000 ms, -d 1..10000 ms, -P 1..%d, -T 1..60",
+		    MAX_PAR);
 	load_zone(zonefile, &zn);
 	bad = run_in_memory(&zn, ms / 1000.0);
 	if (server != NULL && logpath != NULL)
-		bad |= run_network(server, logpath, delay);
+		bad |= run_network(server, logpath, delay, conc, secs);
 	free(zn.r);
 	return bad;
 }

@@ -34,6 +34,21 @@ stop_pid() {	# PID SECONDS: TERM, wait up to SECONDS, then KILL
 	fi
 }
 
+# libmilter notices a stop only when its accept loop wakes up (up to 5 s):
+# one connection right after the TERM wakes it at once.
+stop_milter() {	# PID SOCKET
+	[ -n "$1" ] || return 0
+	kill -TERM "$1" 2>/dev/null || return 0
+	"$python" -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+except OSError:
+    pass
+s.close()' "$2"
+	stop_pid "$1" 10
+}
+
 cleanup() {
 	stop_pid "$mpid" 10
 	stop_pid "$dnspid" 5
@@ -119,7 +134,7 @@ for name in "$@"; do
 	    -D dir="$d" -D srcdir="$top/test/milter" \
 	    -s "$top/test/milter/$name.lua" > "$d/out" 2>&1
 	mrc=$?
-	stop_pid "$mpid" 10
+	stop_milter "$mpid" "$d/milter.sock"
 	wait "$mpid"
 	rc=$?
 	mpid=

@@ -100,7 +100,8 @@ TEST_BINS += test/test_conf test/conftool
 # (section: milter)
 # The milter under miltertest (test/milter/*.lua, each with its own config,
 # against test/dnsserver.py), and end to end behind a private Postfix.
-.PHONY: test-milter-unit test-milter test-milter-valgrind test-postfix
+.PHONY: test-milter-unit test-milter test-milter-valgrind test-milter-asan \
+	test-postfix
 # test_milter.c includes spf-milter.c to reach its static functions.
 test/test_milter: test/test_milter.c spf-milter.c spf.c dns.c conf.c $(HDRS)
 	$(CC) $(CPPFLAGS) -I. $(WARN) $(CFLAGS) -o $@ test/test_milter.c spf.c dns.c conf.c $(LIBS) $(CMOCKA_LIBS)
@@ -121,12 +122,24 @@ test-milter-valgrind: test/spf-milter-dyn
 	SPF_MILTER=test/spf-milter-dyn MILTER_WRAPPER="$(MILTER_VALGRIND)" \
 		PYTHON=$(PYTHON) sh test/run-milter-tests.sh
 
+# The same under ASan+UBSan (LeakSanitizer included): any report makes the
+# milter exit non-zero, which fails its script.
+MILTER_SAN = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all
+test/spf-milter-asan: $(SRCS) $(HDRS)
+	$(CC) $(CPPFLAGS) $(WARN) $(MILTER_SAN) -o $@ $(SRCS) $(LIBS)
+
+test-milter-asan: test/spf-milter-asan
+	SPF_MILTER=test/spf-milter-asan ASAN_OPTIONS=detect_leaks=1 \
+		PYTHON=$(PYTHON) sh test/run-milter-tests.sh
+
 # Exit 77: not root, skipped (Postfix's master needs root).
 test-postfix: spf-milter
 	PYTHON=$(PYTHON) sh test/run-postfix-test.sh || [ $$? -eq 77 ]
 
-TESTS     += test-milter-unit test-milter test-milter-valgrind test-postfix
-TEST_BINS += test/spf-milter-dyn test/test_milter
+TESTS     += test-milter-unit test-milter test-milter-valgrind \
+	test-milter-asan test-postfix
+TEST_BINS += test/spf-milter-dyn test/spf-milter-asan test/test_milter
 
 # ---- cross builds under qemu-user, fuzzing, sanitizers ----------------
 # (section: portability)

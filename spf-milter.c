@@ -62,8 +62,9 @@
 
 /* ================================================================ logging */
 
-static int log_to_stderr = 1;	/* until the config says otherwise */
-static int log_max = LOG_INFO;
+/* Read by every thread, changed by a reload: atomic. */
+static _Atomic int log_to_stderr = 1;	/* until the config says otherwise */
+static _Atomic int log_max = LOG_INFO;
 
 static void
 logmsg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -514,8 +515,8 @@ log_configure(const struct conf *c)
 {
 	log_max = c->log_level;
 	if (c->log_destination == CONF_LOG_SYSLOG) {
-		if (log_to_stderr)
-			openlog("spf-milter", LOG_PID, c->syslog_facility);
+		/* again on every reload: the facility may have changed */
+		openlog("spf-milter", LOG_PID, c->syslog_facility);
 		log_to_stderr = 0;
 	} else {
 		log_to_stderr = 1;

@@ -839,11 +839,11 @@ sender_address(const char *arg)
 		p++;
 	if (*p == '@' && (end = strchr(p, ':')) != NULL)
 		p = end + 1;	/* RFC 5321 4.1.2 source route */
+	/* Never cut: a shorter address could name another domain.  libmilter
+	 * bounds what the MTA can send. */
 	len = strlen(p);
 	if (len > 0 && p[len - 1] == '>')
 		len--;
-	if (len > 1024)
-		len = 1024;
 	return strndup(p, len);
 }
 

@@ -212,6 +212,31 @@ wait "$decoy" 2>/dev/null
 expect_rc 0 stop
 check "process gone after the second stop" sh -c "! test -d /proc/$pid"
 
+# ---- as root: the milter switches to "nobody" once its socket is open;
+# the script still tracks, reloads and stops it.
+if [ "$(id -u)" -eq 0 ] && grep -q '^nobody:' /etc/passwd; then
+	nobody_uid=$(awk -F: '$1 == "nobody" { print $3 }' /etc/passwd)
+	chmod 755 "$tmp"
+	write_conf info
+	echo "user = nobody" >>"$CONFFILE"
+	chmod 644 "$CONFFILE"
+	expect_rc 0 start
+	pid=$(pidfile_pid)
+	started_pids="$started_pids $pid"
+	check "the milter runs as nobody" \
+		sh -c "awk '/^Uid:/ { exit \$2 != $nobody_uid }' /proc/$pid/status"
+	check "the socket belongs to nobody" \
+		test "$(stat -c %u "$SOCK" 2>/dev/null)" = "$nobody_uid"
+	check "serving as nobody" session
+	expect_rc 0 reload
+	check "reloaded as nobody" \
+		wait_log_count 2 5 "configuration reloaded from $CONFFILE"
+	expect_rc 0 stop
+	check "process gone after stop as nobody" sh -c "! test -d /proc/$pid"
+else
+	echo "# not root: privilege switch not tested"
+fi
+
 # ---- broken config at start
 printf 'socket = unix:%s\nlog_level = loud\n' "$SOCK" >"$CONFFILE"
 expect_rc 6 start

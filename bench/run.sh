@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/run.sh - the milter benchmark (`make bench`).
 #
-# Starts test/dnsserver.py on loopback with bench/zone.txt, then in turn
+# Starts a DNS server on loopback with bench/zone.txt (bench/dnsd, or
+# test/dnsserver.py with BENCH_DNS=python), then in turn
 # spf-milter, bench/noop-milter (the ceiling of libmilter and the load
 # generator) and Debian's pyspf-milter (the peer users run today), each
 # restarted for every run so every run starts cold.  bench/mload drives
@@ -16,7 +17,7 @@
 #
 # Environment: BENCH_SECS (cap per run, default 5), BENCH_COUNT (cap of
 # transactions per run, default 50000), BENCH_OUT (keep raw results in
-# this directory).
+# this directory), BENCH_DNS (dnsd or python), SPF_MILTER (the binary).
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
@@ -31,6 +32,10 @@ SECS=${BENCH_SECS:-5}
 COUNT=${BENCH_COUNT:-50000}
 TICK=$(getconf CLK_TCK)
 PORT_BASE=$((20000 + $$ % 20000))
+# The DNS server: bench/dnsd (C, one thread; the default) or python
+# (test/dnsserver.py, which saturates first under this load: README).
+DNS=${BENCH_DNS:-dnsd}
+[ "$DNS" = dnsd ] && [ ! -x bench/dnsd ] && DNS=python
 
 for f in $MLOAD $NOOP $SPF $SPFBENCH; do
 	[ -x "$f" ] || { echo "run.sh: $f missing: run make bench" >&2; exit 2; }
@@ -81,8 +86,13 @@ trap 'exit 130' INT TERM HUP
 # start_dns NAME DELAY_MS: a DNS server; sets DNSPORT and DNSPID.
 start_dns() {
 	rm -f "$T/$1.port"
-	$PY test/dnsserver.py --zone $ZONE --portfile "$T/$1.port" \
-	    --delay "$2" --log "$T/$1.log" 2>"$T/$1.err" &
+	if [ "$DNS" = dnsd ]; then
+		bench/dnsd -z $ZONE -P "$T/$1.port" -d "$2" -L "$T/$1.log" \
+		    -T 1800 2>"$T/$1.err" &
+	else
+		$PY test/dnsserver.py --zone $ZONE --portfile "$T/$1.port" \
+		    --delay "$2" --log "$T/$1.log" 2>"$T/$1.err" &
+	fi
 	DNSPID=$!
 	PIDS="$PIDS $DNSPID"
 	i=0
@@ -257,7 +267,7 @@ binary_size() {
 # ------------------------------------------------------------ the runs
 
 echo "bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -m), load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
-echo "bench: runs of at most $SECS s or $COUNT transactions; spf-milter $($SPF -V 2>/dev/null | cut -d' ' -f2), commit $(git rev-parse --short HEAD 2>/dev/null)"
+echo "bench: DNS server $DNS; runs of at most $SECS s or $COUNT transactions; spf-milter $($SPF -V 2>/dev/null | cut -d' ' -f2), commit $(git rev-parse --short HEAD 2>/dev/null)"
 start_dns dns 0
 probe_proto
 echo "bench: spf-milter negotiates protocol flags 0x$NOOP_PROTO; noop-milter gets the same"
@@ -298,7 +308,7 @@ echo
 echo "evaluator alone (bench/spfbench):"
 $SPFBENCH -z $ZONE -t 300 | grep -v '^spfbench '
 start_dns evaldns 20
-$SPFBENCH -z $ZONE -t 10 -s "127.0.0.1:$DNSPORT" -L "$T/evaldns.log" -d 20 |
+$SPFBENCH -z $ZONE -t 10 -s "127.0.0.1:$DNSPORT" -L "$T/evaldns.log" -d 20 -P 32 -T 3 |
     sed -n '/^include tree through/,$p' | grep -v '^spfbench '
 stop_pid "$DNSPID"; forget_pid "$DNSPID"
 

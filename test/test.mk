@@ -165,17 +165,17 @@ fuzz: test/fuzz_spf
 # The tests again, built with ASan+UBSan (LeakSanitizer included) in a
 # copy of the tree under san/, dynamically linked (ASan needs it).
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
-SAN_TESTS ?= test-spf test-suite-mem
+SAN_TESTS ?= test-spf test-suite-mem test-dns test-suite-dns test-conf-unit test-conf test-milter
 sanitize:
 	rm -rf san && mkdir -p san
-	cp -R Makefile *.c *.h spf-milter.conf* spf-milter.8 test san/ 2>/dev/null || true
+	cp -R Makefile musl.mk *.c *.h spf-milter.conf* spf-milter.8 test contrib san/
 	rm -rf san/test/out
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(MAKE) -C san STATIC= CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
 		spf-milter $(SAN_TESTS)
 
-TESTS     += test-cross fuzz
+TESTS     += test-cross fuzz sanitize
 
 # ---- packaging: init scripts ------------------------------------------
 # (section: contrib)

@@ -57,8 +57,11 @@
 #define FOLD_COL	76
 /* Incoming Authentication-Results we remember for deletion. */
 #define AR_DELETE_MAX	256
-/* Thread stacks: the evaluator keeps its state on the heap. */
+/* Thread stacks: the evaluator keeps its state on the heap.  0 keeps the
+ * C library's default (sanitizers need more). */
+#ifndef THREAD_STACK
 #define THREAD_STACK	(256 * 1024)
+#endif
 
 /* ================================================================ logging */
 
@@ -504,7 +507,7 @@ conf_take(unsigned *gen)
 	struct conf *c;
 
 	pthread_mutex_lock(&conf_lock);
-	c = conf_ref(conf_current);
+	c = conf_current != NULL ? conf_ref(conf_current) : NULL;
 	*gen = conf_gen;
 	pthread_mutex_unlock(&conf_lock);
 	return c;
@@ -551,11 +554,15 @@ reload(void)
 		return;
 	}
 	free(errs);
+	/* Compared and applied under the lock: once C is published, main
+	 * may drop it at shutdown. */
 	pthread_mutex_lock(&conf_lock);
 	old = conf_current;
-	conf_current = c;
-	conf_gen++;
-	pthread_mutex_unlock(&conf_lock);
+	if (old == NULL) {	/* main is shutting down */
+		pthread_mutex_unlock(&conf_lock);
+		conf_unref(c);
+		return;
+	}
 	if (str_differs(old->socket, c->socket))
 		logmsg(LOG_WARNING, "reload: socket changed; it takes a "
 		    "restart to listen on the new one");
@@ -566,6 +573,9 @@ reload(void)
 		logmsg(LOG_WARNING, "reload: user changed; it takes a restart "
 		    "to run as the new one");
 	log_configure(c);
+	conf_current = c;
+	conf_gen++;
+	pthread_mutex_unlock(&conf_lock);
 	conf_unref(old);
 	logmsg(LOG_INFO, "configuration reloaded from %s",
 	    esc(conf_path, e, sizeof(e)));
@@ -787,7 +797,10 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		}
 		s->final = -1;
 	}
-	s->conf = conf_take(&s->gen);
+	if ((s->conf = conf_take(&s->gen)) == NULL) {
+		/* Shutting down: let the connection pass unverified. */
+		return noreply(s, SMFIP_NR_CONN);
+	}
 	if (client_address(s, hostaddr) != 0) {
 		logmsg(LOG_INFO, "client \"%s\" has no IPv4 or IPv6 address, "
 		    "not verified", esc(hostname, e, sizeof(e)));
@@ -1053,7 +1066,7 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 	struct session *s = smfi_getpriv(ctx);
 	char id[256], e[512];
 
-	if (s == NULL || name == NULL || value == NULL ||
+	if (s == NULL || s->conf == NULL || name == NULL || value == NULL ||
 	    strcasecmp(name, "Authentication-Results") != 0)
 		return noreply(s, SMFIP_NR_HDR);
 	s->ar_seen++;
@@ -1118,7 +1131,7 @@ cb_eom(SMFICTX *ctx)
 	struct session *s = smfi_getpriv(ctx);
 	int i;
 
-	if (s == NULL)
+	if (s == NULL || s->conf == NULL)
 		return SMFIS_CONTINUE;
 	if (s->conf->dry_run) {
 		if (s->nar_del > 0)
@@ -1457,7 +1470,7 @@ start_threads(void)
 		logmsg(LOG_ERR, "pthread_sigmask: %s", strerror(err));
 		return -1;
 	}
-	if (pthread_attr_init(&attr) == 0) {
+	if (THREAD_STACK > 0 && pthread_attr_init(&attr) == 0) {
 		/* libmilter's workers inherit a small stack. */
 		if (pthread_attr_setstacksize(&attr, THREAD_STACK) == 0)
 			pthread_setattr_default_np(&attr);
@@ -1473,53 +1486,55 @@ start_threads(void)
 	return 0;
 }
 
-static int listen_and_serve(const struct passwd *);
+static int listen_and_serve(const struct conf *, const struct passwd *);
 
+/* C is main's own reference: a reload may replace conf_current at any
+ * time once the signal thread runs. */
 static int
-run_milter(void)
+run_milter(const struct conf *c)
 {
 	struct passwd pwbuf, *pw = NULL;
 	char *user = NULL;
 	int rc;
 
-	log_configure(conf_current);
-	if (conf_current->dns_cache_size > 0 &&
-	    (dns_shared_cache = dns_cache_new(conf_current->dns_cache_size)) == NULL)
+	log_configure(c);
+	if (c->dns_cache_size > 0 &&
+	    (dns_shared_cache = dns_cache_new(c->dns_cache_size)) == NULL)
 		logmsg(LOG_WARNING, "no DNS answer cache: out of memory");
 	if (start_threads() != 0)
 		return SPF_MILTER_EXIT_RUNTIME;
-	if (lookup_user(conf_current->user, &pwbuf, &user) != 0)
+	if (lookup_user(c->user, &pwbuf, &user) != 0)
 		return SPF_MILTER_EXIT_RUNTIME;
 	if (user != NULL)
 		pw = &pwbuf;
-	rc = listen_and_serve(pw);
+	rc = listen_and_serve(c, pw);
 	free(user);
 	return rc;
 }
 
 static int
-listen_and_serve(const struct passwd *pw)
+listen_and_serve(const struct conf *c, const struct passwd *pw)
 {
 	char e[512];
 
-	if (smfi_setconn(conf_current->socket) != MI_SUCCESS ||
+	if (smfi_setconn(c->socket) != MI_SUCCESS ||
 	    smfi_register(milter) != MI_SUCCESS) {
 		logmsg(LOG_ERR, "libmilter refused socket %s",
-		    esc(conf_current->socket, e, sizeof(e)));
+		    esc(c->socket, e, sizeof(e)));
 		return SPF_MILTER_EXIT_RUNTIME;
 	}
 	if (smfi_opensocket(1) != MI_SUCCESS) {
 		logmsg(LOG_ERR, "cannot open socket %s",
-		    esc(conf_current->socket, e, sizeof(e)));
+		    esc(c->socket, e, sizeof(e)));
 		return SPF_MILTER_EXIT_RUNTIME;
 	}
 	tcp_nodelay();
-	if (socket_permissions(conf_current, pw) != 0 ||
+	if (socket_permissions(c, pw) != 0 ||
 	    drop_privileges(pw) != 0)
 		return SPF_MILTER_EXIT_RUNTIME;
 	logmsg(LOG_INFO, "spf-milter %s listening on %s%s", SPF_MILTER_VERSION,
-	    esc(conf_current->socket, e, sizeof(e)),
-	    conf_current->dry_run ? " (dry run)" : "");
+	    esc(c->socket, e, sizeof(e)),
+	    c->dry_run ? " (dry run)" : "");
 	if (smfi_main() != MI_SUCCESS) {
 		logmsg(LOG_ERR, "libmilter stopped with an error");
 		return SPF_MILTER_EXIT_RUNTIME;
@@ -1619,8 +1634,12 @@ main(int argc, char **argv)
 		return fflush(stdout) == 0 ? SPF_MILTER_EXIT_OK :
 		    SPF_MILTER_EXIT_RUNTIME;
 	}
-	conf_current = c;
-	rc = run_milter();
+	conf_current = conf_ref(c);
+	rc = run_milter(c);
+	pthread_mutex_lock(&conf_lock);
 	conf_unref(conf_current);
+	conf_current = NULL;
+	pthread_mutex_unlock(&conf_lock);
+	conf_unref(c);
 	return rc;
 }

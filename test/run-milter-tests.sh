@@ -151,6 +151,62 @@ for name in "$@"; do
 	[ -n "${KEEP_LOGS:-}" ] && cp "$d/milter.log" "$KEEP_LOGS.$name.log"
 done
 
+# --- stress: concurrent transactions while SIGUSR1 reloads (MLOAD set) ---
+stress() {
+	d="$tmp/stress"
+	mkdir -p "$d"
+	sed -e "s|@DIR@|$d|g" -e "s|@DNSPORT@|$dnsport|g" \
+	    "$top/test/milter/stress.conf" > "$d/milter.conf"
+	sed -e 's/^header = .*/header = Authentication-Results/' \
+	    "$d/milter.conf" > "$d/other.conf"
+	printf 'verify_helo = maybe\n' | cat "$d/milter.conf" - > "$d/bad.conf"
+	cp "$d/milter.conf" "$d/good.conf"
+	# shellcheck disable=SC2086
+	$wrap "$bin" -c "$d/milter.conf" > "$d/milter.log" 2>&1 &
+	mpid=$!
+	if ! wait_for "$d/milter.sock"; then
+		echo "FAIL stress: the milter did not start"
+		failed=$((failed + 1))
+		return
+	fi
+	timeout 300 "$MLOAD" -s "unix:$d/milter.sock" \
+	    -f "$top/test/milter/stress.cases" -c 16 -n "${STRESS_COUNT:-2000}" \
+	    > "$d/mload.out" 2> "$d/mload.err" &
+	lpid=$!
+	reloads=0
+	while kill -0 "$lpid" 2>/dev/null && [ $reloads -lt 3000 ]; do
+		case $((reloads % 3)) in
+		0) cp "$d/other.conf" "$d/milter.conf" ;;
+		1) cp "$d/bad.conf" "$d/milter.conf" ;;
+		2) cp "$d/good.conf" "$d/milter.conf" ;;
+		esac
+		kill -USR1 "$mpid"
+		sleep 0.05
+		reloads=$((reloads + 1))
+	done
+	wait "$lpid"
+	lrc=$?
+	alive=no
+	kill -0 "$mpid" 2>/dev/null && alive=yes
+	stop_milter "$mpid" "$d/milter.sock"
+	wait "$mpid"
+	rc=$?
+	mpid=
+	bad=$(grep -c 'reload of .* failed' "$d/milter.log")
+	if [ $lrc -eq 0 ] && [ $alive = yes ] && [ $rc -eq 0 ] &&
+	    [ "$bad" -ge 1 ]; then
+		echo "ok   stress ($reloads reloads, $bad refused; $(cat "$d/mload.out"))"
+	else
+		echo "FAIL stress (mload exit $lrc, milter alive $alive, exit $rc, $bad reloads refused)"
+		cat "$d/mload.err"
+		tail -n 40 "$d/milter.log"
+		failed=$((failed + 1))
+	fi
+}
+if [ -n "${MLOAD:-}" ]; then
+	stress
+fi
+
 if [ $failed -gt 0 ]; then
 	echo "run-milter-tests: $failed script(s) failed"
 	exit 1

@@ -109,8 +109,9 @@ test/test_milter: test/test_milter.c spf-milter.c spf.c dns.c conf.c $(HDRS)
 test-milter-unit: test/test_milter
 	./test/test_milter
 
-test-milter: spf-milter
-	PYTHON=$(PYTHON) sh test/run-milter-tests.sh
+# bench/mload adds the stress step: 16 connections during SIGUSR1 storms.
+test-milter: spf-milter bench/mload
+	MLOAD=bench/mload PYTHON=$(PYTHON) sh test/run-milter-tests.sh
 
 # valgrind cannot watch malloc in a static binary: a dynamic build for it.
 test/spf-milter-dyn: $(SRCS) $(HDRS)
@@ -129,8 +130,8 @@ MILTER_SAN = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 test/spf-milter-asan: $(SRCS) $(HDRS)
 	$(CC) $(CPPFLAGS) $(WARN) $(MILTER_SAN) -o $@ $(SRCS) $(LIBS)
 
-test-milter-asan: test/spf-milter-asan
-	SPF_MILTER=test/spf-milter-asan ASAN_OPTIONS=detect_leaks=1 \
+test-milter-asan: test/spf-milter-asan bench/mload
+	SPF_MILTER=test/spf-milter-asan ASAN_OPTIONS=detect_leaks=1 MLOAD=bench/mload \
 		PYTHON=$(PYTHON) sh test/run-milter-tests.sh
 
 # Exit 77: not root, skipped (Postfix's master needs root).

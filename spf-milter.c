@@ -68,6 +68,9 @@
 /* Read by every thread, changed by a reload: atomic. */
 static _Atomic int log_to_stderr = 1;	/* until the config says otherwise */
 static _Atomic int log_max = LOG_INFO;
+/* Until libmilter runs, errors go to the terminal too, so a failed start
+ * is seen by whoever started it even when logging to syslog. */
+static _Atomic int starting = 1;
 
 static void
 logmsg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -87,10 +90,10 @@ logmsg(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (log_to_stderr)
+	if (log_to_stderr || (starting && level <= LOG_ERR))
 		fprintf(stderr, "spf-milter[%ld]: %s: %s\n", (long)getpid(),
 		    names[level & 7], line);
-	else
+	if (!log_to_stderr)
 		syslog(level, "%s", line);
 }
 
@@ -101,7 +104,7 @@ logmsg(int level, const char *fmt, ...)
  * value ends in "...".
  */
 static const char *
-esc(const char *s, char *buf, size_t len)
+esc_keep(const char *s, char *buf, size_t len, const char *keep)
 {
 	size_t o = 0;
 
@@ -110,7 +113,8 @@ esc(const char *s, char *buf, size_t len)
 	for (; *s != '\0' && o + 5 < len; s++) {
 		unsigned char c = (unsigned char)*s;
 
-		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"')
+		if (c >= 0x20 && c < 0x7f &&
+		    ((c != '\\' && c != '"') || strchr(keep, c) != NULL))
 			buf[o++] = (char)c;
 		else
 			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", c);
@@ -123,6 +127,12 @@ esc(const char *s, char *buf, size_t len)
 	}
 	buf[o] = '\0';
 	return buf;
+}
+
+static const char *
+esc(const char *s, char *buf, size_t len)
+{
+	return esc_keep(s, buf, len, "");
 }
 
 /* ========================================================= text cleaning */
@@ -1210,7 +1220,9 @@ trace_line(void *arg, const char *line)
 	size_t n;
 	char *nb;
 
-	esc(line, e, sizeof(e));
+	/* The trace quotes DNS data itself: only control and 8-bit bytes
+	 * must not reach the terminal. */
+	esc_keep(line, e, sizeof(e), "\\\"");
 	n = strlen(e) + 1;
 	if (t->len + n + 1 > TRACE_MAX) {
 		t->cut = 1;
@@ -1535,6 +1547,7 @@ listen_and_serve(const struct conf *c, const struct passwd *pw)
 	logmsg(LOG_INFO, "spf-milter %s listening on %s%s", SPF_MILTER_VERSION,
 	    esc(c->socket, e, sizeof(e)),
 	    c->dry_run ? " (dry run)" : "");
+	starting = 0;
 	if (smfi_main() != MI_SUCCESS) {
 		logmsg(LOG_ERR, "libmilter stopped with an error");
 		return SPF_MILTER_EXIT_RUNTIME;

@@ -14,11 +14,12 @@
 # Debian's libinih.a links with musl as it is.
 #
 # MUSL_POOL=1 (default) builds libmilter as Debian does, with
-# _FFR_WORKERS_POOL: a fixed pool of worker threads takes the sessions.
-# MUSL_POOL=0 is upstream's model, one thread per connection.
+# _FFR_WORKERS_POOL: a pool of worker threads, grown on demand, runs the
+# callbacks of all sessions.  MUSL_POOL=0 is upstream's model, one thread
+# per connection.  The pool served this milter better (contrib/README.md).
 #
-# The tests run against another binary with SPF_MILTER=./spf-milter.musl
-# (the test scripts read that variable).
+# `make test-musl` (test/test.mk) runs the tests against spf-milter.musl:
+# the test scripts take the binary from SPF_MILTER=./spf-milter.musl.
 #
 # Needs: musl-tools, dpkg-dev (for Debian's patches), libinih-dev, and the
 # kernel headers of linux-libc-dev (libmilter's sm_os.h includes

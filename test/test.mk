@@ -278,7 +278,7 @@ endif
 # ---- bench: load generator, no-op milter, evaluator benchmark ----------
 # Not a test (not in TESTS): `make bench` runs bench/run.sh, about four
 # minutes, and prints the table of bench/README.
-BENCH_BINS = bench/mload bench/noop-milter bench/spfbench
+BENCH_BINS = bench/mload bench/noop-milter bench/spfbench bench/dnsd
 BENCH_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 
 .PHONY: bench
@@ -295,3 +295,6 @@ bench/noop-milter: bench/noop-milter.c
 
 bench/spfbench: bench/spfbench.c spf.c dns.c spf.h dns.h
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ bench/spfbench.c spf.c dns.c $(BENCH_WRAP) -ludns -lpthread
+
+bench/dnsd: bench/dnsd.c
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ bench/dnsd.c

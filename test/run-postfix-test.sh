@@ -49,7 +49,7 @@ stop_pid() {	# PID SECONDS: TERM, wait up to SECONDS, then KILL
 cleanup() {
 	if [ -n "$postfix_up" ]; then
 		postfix -c "$PF/etc" stop >/dev/null 2>&1
-		master=$(cat "$PF/queue/pid/master.pid" 2>/dev/null | tr -d ' ')
+		master=$(tr -d ' ' < "$PF/queue/pid/master.pid" 2>/dev/null)
 		[ -n "$master" ] && stop_pid "$master" 10
 	fi
 	stop_pid "$mpid" 10
@@ -141,14 +141,17 @@ send() {	# FROM OUTFILE [swaks options]
 	    --body "test message" "$@" > "$out" 2>&1
 }
 
+count_mail() {
+	find "$PF/mail/inbox/new" -type f 2>/dev/null | wc -l
+}
+
 delivered() {	# COUNT: wait until COUNT messages are in the Maildir
 	n=0
-	while [ "$(ls "$PF/mail/inbox/new" 2>/dev/null | wc -l)" -lt "$1" ] &&
-	    [ $n -lt 200 ]; do
+	while [ "$(count_mail)" -lt "$1" ] && [ $n -lt 200 ]; do
 		sleep 0.1
 		n=$((n + 1))
 	done
-	[ "$(ls "$PF/mail/inbox/new" 2>/dev/null | wc -l)" -eq "$1" ]
+	[ "$(count_mail)" -eq "$1" ]
 }
 
 send a@pass.example "$PF/pass.out" \
@@ -156,7 +159,7 @@ send a@pass.example "$PF/pass.out" \
     --add-header "Authentication-Results: other.example; dkim=pass header.d=example.com"
 check "pass: accepted" grep -q '^<- *250 .*queued as' "$PF/pass.out"
 check "pass: delivered" delivered 1
-msg=$(ls "$PF/mail/inbox/new/"* 2>/dev/null | head -n 1)
+msg=$(find "$PF/mail/inbox/new" -type f 2>/dev/null | head -n 1)
 [ -n "$msg" ] || msg=/dev/null
 # the header block only, folded lines joined
 hdr=$(sed -e '/^$/q' "$msg" | sed -e ':a' -e 'N' -e '$!ba' -e 's/\n[ \t]\+/ /g')

@@ -55,8 +55,10 @@
 /* A header field value we build; folded at FOLD_COL. */
 #define HEADER_MAX	2048
 #define FOLD_COL	76
-/* Incoming Authentication-Results we remember for deletion. */
-#define AR_DELETE_MAX	256
+/* Incoming Authentication-Results we remember for deletion.  The MTA's
+ * header size limit keeps real messages far below; one that goes beyond
+ * is refused for now rather than passed with a forged field left in. */
+#define AR_DELETE_MAX	65536
 /* Thread stacks: the evaluator keeps its state on the heap.  0 keeps the
  * C library's default (sanitizers need more). */
 #ifndef THREAD_STACK
@@ -698,8 +700,9 @@ struct session {
 	int nv;
 	int final;		/* index into v of the result that counts */
 	int ar_seen;		/* incoming Authentication-Results so far */
-	int ar_del[AR_DELETE_MAX];	/* their 1-based indices to delete */
-	int nar_del;
+	int *ar_del;		/* their 1-based indices to delete */
+	int nar_del, car_del;	/* used, allocated */
+	int ar_overflow;	/* could not remember one */
 };
 
 static void
@@ -712,6 +715,7 @@ message_reset(struct session *s)
 	s->final = -1;
 	s->ar_seen = 0;
 	s->nar_del = 0;
+	s->ar_overflow = 0;
 }
 
 static sfsistat
@@ -943,8 +947,9 @@ reply(SMFICTX *ctx, struct session *s, const struct verdict *v)
 	if (status[0] != code[0])
 		status[0] = code[0];
 	if (s->conf->dry_run) {
-		logmsg(LOG_INFO, "%s: dry run: would reply %s %s %s",
-		    s->ipstr, code, status, esc(text, e, sizeof(e)));
+		logmsg(LOG_INFO, "%s: client=%s dry run: would reply %s %s %s",
+		    queue_id(ctx), s->ipstr, code, status,
+		    esc(text, e, sizeof(e)));
 		return SMFIS_CONTINUE;
 	}
 	logmsg(LOG_INFO, "%s: client=%s reply %s %s %s", queue_id(ctx),
@@ -1069,6 +1074,26 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	return decide(ctx, s, &s->v[s->final], s->conf->reject_results, 0);
 }
 
+/* Add the current field's index to those to delete; -1 when it cannot. */
+static int
+ar_remember(struct session *s)
+{
+	int *n;
+	int cap;
+
+	if (s->nar_del == s->car_del) {
+		if (s->car_del >= AR_DELETE_MAX)
+			return -1;
+		cap = s->car_del ? s->car_del * 2 : 8;
+		if ((n = realloc(s->ar_del, (size_t)cap * sizeof(*n))) == NULL)
+			return -1;
+		s->ar_del = n;
+		s->car_del = cap;
+	}
+	s->ar_del[s->nar_del++] = s->ar_seen;
+	return 0;
+}
+
 /* Remember incoming Authentication-Results that claim to be ours. */
 static sfsistat
 cb_header(SMFICTX *ctx, char *name, char *value)
@@ -1084,12 +1109,13 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 	    ar_authserv_id(value, id, sizeof(id)) != 0 ||
 	    strcasecmp(id, s->conf->authserv_id) != 0)
 		return noreply(s, SMFIP_NR_HDR);
-	if (s->nar_del < AR_DELETE_MAX)
-		s->ar_del[s->nar_del++] = s->ar_seen;
-	else
-		logmsg(LOG_WARNING, "%s: more than %d forged "
-		    "Authentication-Results, keeping the rest: %s",
-		    queue_id(ctx), AR_DELETE_MAX, esc(value, e, sizeof(e)));
+	if (ar_remember(s) != 0 && !s->ar_overflow) {
+		s->ar_overflow = 1;
+		logmsg(LOG_WARNING, "%s: client=%s too many forged "
+		    "Authentication-Results (%d), the message will be "
+		    "refused: %s", queue_id(ctx), s->ipstr, s->nar_del,
+		    esc(value, e, sizeof(e)));
+	}
 	return noreply(s, SMFIP_NR_HDR);
 }
 
@@ -1150,6 +1176,12 @@ cb_eom(SMFICTX *ctx)
 		message_reset(s);
 		return SMFIS_CONTINUE;
 	}
+	if (s->ar_overflow) {
+		smfi_setreply(ctx, "451", "4.7.0", "Too many "
+		    "Authentication-Results header fields");
+		message_reset(s);
+		return SMFIS_TEMPFAIL;
+	}
 	/* Highest index first, so no deletion moves the next one, and before
 	 * our own field is inserted, which would count. */
 	for (i = s->nar_del; i-- > 0;) {
@@ -1163,7 +1195,7 @@ cb_eom(SMFICTX *ctx)
 			    "Authentication-Results #%d", queue_id(ctx),
 			    s->ar_del[i]);
 	}
-	if (!s->skip && s->nv > 0 && s->final >= 0) {
+	if (!s->skip && s->nv > 0 && s->final >= 0 && s->conf->nheader > 0) {
 		add_headers(ctx, s);
 		/* The queue id is known now: tie it to the result. */
 		logmsg(LOG_INFO, "%s: client=%s identity=%s result=%s recorded",
@@ -1193,6 +1225,7 @@ cb_close(SMFICTX *ctx)
 	if (s == NULL)
 		return SMFIS_CONTINUE;
 	message_reset(s);
+	free(s->ar_del);
 	free(s->helo);
 	if (s->conf != NULL)
 		conf_unref(s->conf);

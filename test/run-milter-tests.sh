@@ -148,7 +148,7 @@ for name in "$@"; do
 		tail -n 40 "$d/milter.log"
 		failed=$((failed + 1))
 	fi
-	[ -n "${KEEP_LOGS:-}" ] && cp "$d/milter.log" "$KEEP_LOGS.$name.log"
+	[ -n "${KEEP_LOGS:-}" ] && cp "$d/milter.log" "$KEEP_LOGS.$name.log" && cp "$d/out" "$KEEP_LOGS.$name.out"
 done
 
 # --- stress: concurrent transactions while SIGUSR1 reloads (MLOAD set) ---

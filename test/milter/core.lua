@@ -163,4 +163,20 @@ t.step("forged Authentication-Results", function()
 	mt.disconnect(conn)
 end)
 
+t.step("many forged Authentication-Results", function()
+	local hdrs = {}
+	for i = 1, 300 do
+		hdrs[#hdrs + 1] = { "Authentication-Results", "mx.test.example; spf=pass smtp.mailfrom=f" .. i .. "@example.com" }
+	end
+	hdrs[#hdrs + 1] = { "Authentication-Results", "other.example; spf=pass" }
+	local mark = #t.log()
+	local conn = t.open("192.0.2.1", "helo-neutral.example")
+	t.mail(conn, "a@pass.example")
+	t.message(conn, hdrs)
+	local _, n = string.gsub(t.log_since(mark), "deleted forged Authentication%-Results #", "")
+	t.check(n == 300, "all 300 deleted (" .. n .. ")")
+	t.check(t.has(t.log_since(mark), "Authentication-Results #300"), "the last one too")
+	mt.disconnect(conn)
+end)
+
 t.done()

@@ -154,9 +154,12 @@ delivered() {	# COUNT: wait until COUNT messages are in the Maildir
 	[ "$(count_mail)" -eq "$1" ]
 }
 
+# ours forged twice, around two of other servers: the indices must hold
 send a@pass.example "$PF/pass.out" \
+    --add-header "Authentication-Results: other.example; dkim=pass header.d=example.com" \
     --add-header "Authentication-Results: mx.test.example; spf=pass smtp.mailfrom=forged@example.com" \
-    --add-header "Authentication-Results: other.example; dkim=pass header.d=example.com"
+    --add-header "Authentication-Results: third.example; spf=none" \
+    --add-header "Authentication-Results: (x) MX.Test.Example; dkim=pass header.d=forged@example.com"
 check "pass: accepted" grep -q '^<- *250 .*queued as' "$PF/pass.out"
 check "pass: delivered" delivered 1
 msg=$(find "$PF/mail/inbox/new" -type f 2>/dev/null | head -n 1)
@@ -169,6 +172,7 @@ check "Received-SPF: keys" has 'receiver=mx.test.example; client-ip=127.0.0.1; e
 check "Authentication-Results: ours" has '^Authentication-Results: mx.test.example; spf=pass smtp.mailfrom=a@pass.example$'
 check "forged Authentication-Results deleted" sh -c "! printf '%s\n' \"\$1\" | grep -q forged@example.com" _ "$hdr"
 check "other server's Authentication-Results kept" has '^Authentication-Results: other.example; dkim=pass'
+check "third server's Authentication-Results kept" has '^Authentication-Results: third.example; spf=none'
 first=$(printf '%s\n' "$hdr" | grep -n -m1 '^Received-SPF:' | cut -d: -f1)
 recv=$(printf '%s\n' "$hdr" | grep -n -m1 '^Received:' | cut -d: -f1)
 check "our fields on top, above Postfix's Received" test "${first:-99}" -lt "${recv:-0}"

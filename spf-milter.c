@@ -747,18 +747,27 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 
 	(void)f2;
 	(void)f3;
+	/* The connection's snapshot is taken here, so the steps asked for
+	 * match the configuration that will run them. */
+	if (s != NULL && (s->conf = conf_take(&s->gen)) != NULL &&
+	    !s->conf->delete_incoming_authentication_results)
+		*pf1 = f1 & SMFIP_NOHDRS;
+	else
+		*pf1 = 0;
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS);
 	if (*pf0 != (SMFIF_ADDHDRS | SMFIF_CHGHDRS))
 		logmsg(LOG_WARNING, "the MTA does not let us add or delete "
 		    "header fields: results will not be recorded");
-	*pf1 = f1 & skip;
+	*pf1 |= f1 & skip;
 	if (s != NULL) {
 		s->noreply = (unsigned)(f1 & nr);
 		*pf1 |= s->noreply;
 		s->final = -1;
 		if (smfi_setpriv(ctx, s) != MI_SUCCESS) {
+			if (s->conf != NULL)
+				conf_unref(s->conf);
 			free(s);
-			*pf1 &= ~nr;
+			*pf1 &= ~(nr | SMFIP_NOHDRS);
 		}
 	}
 	*pf2 = 0;
@@ -811,7 +820,7 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		}
 		s->final = -1;
 	}
-	if ((s->conf = conf_take(&s->gen)) == NULL) {
+	if (s->conf == NULL && (s->conf = conf_take(&s->gen)) == NULL) {
 		/* Shutting down: let the connection pass unverified. */
 		return noreply(s, SMFIP_NR_CONN);
 	}

@@ -72,10 +72,12 @@ function M.message(conn, headers)
 	if not mt.test_option(conn, SMFIP_NODATA) then
 		M.must("data", mt.data(conn))
 	end
-	for _, h in ipairs(headers or {}) do
-		M.must("header " .. h[1], mt.header(conn, h[1], h[2]))
+	if not mt.test_option(conn, SMFIP_NOHDRS) then
+		for _, h in ipairs(headers or {}) do
+			M.must("header " .. h[1], mt.header(conn, h[1], h[2]))
+		end
+		M.must("header From", mt.header(conn, "From", "a@example.net"))
 	end
-	M.must("header From", mt.header(conn, "From", "a@example.net"))
 	if not mt.test_option(conn, SMFIP_NOEOH) then
 		M.must("eoh", mt.eoh(conn))
 	end

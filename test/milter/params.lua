@@ -13,6 +13,7 @@ t.step("verify_helo = no", function()
 	t.check(t.has(rs, "(receiver.test.example: domain of") and t.has(rs, "receiver=receiver.test.example;"), "hostname: " .. tostring(rs))
 	t.check(t.has(t.header(conn, "Authentication-Results"), "AUTH.test.example; spf=pass"), "authserv_id")
 	t.check(not mt.eom_check(conn, MT_HDRDELETE), "incoming field kept")
+	t.check(mt.test_option(conn, SMFIP_NOHDRS), "header fields not even asked for")
 	mt.disconnect(conn)
 end)
 

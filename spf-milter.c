@@ -1489,6 +1489,8 @@ drop_privileges(const struct passwd *pw)
 {
 	if (pw == NULL)
 		return 0;
+	if (geteuid() != 0 && geteuid() == pw->pw_uid)
+		return 0;	/* started as that user already */
 	if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
 	    setuid(pw->pw_uid) != 0) {
 		logmsg(LOG_ERR, "cannot switch to user %s: %s", pw->pw_name,

@@ -201,9 +201,41 @@ header_value(const char *s, char *buf, size_t len)
 		quote_value(s, buf, len);
 }
 
+/* A token of RFC 2045, what RFC 8601 allows unquoted as a value. */
+static int
+is_token(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f ||
+		    strchr("()<>@,;:\\\"/[]?=", *s) != NULL)
+			return 0;
+	return 1;
+}
+
+/* A domain name as letters, digits, hyphens and dots only. */
+static int
+is_plain_domain(const char *s)
+{
+	return is_dot_atom(s) && strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == strlen(s);
+}
+
+/* An RFC 8601 value: a token as it is, else quoted. */
+static void
+token_value(const char *s, char *buf, size_t len)
+{
+	if (is_token(s) && strlen(s) < VALUE_MAX && strlen(s) < len)
+		snprintf(buf, len, "%s", s);
+	else
+		quote_value(s, buf, len);
+}
+
 /*
  * An address for RFC 8601 smtp.mailfrom: local-part@domain as it is when
- * both halves are plain dot-atoms, else the whole quoted.
+ * the local part is a dot-atom and the domain a plain domain name, else
+ * the whole quoted.
  */
 static void
 address_value(const char *s, char *buf, size_t len)
@@ -216,7 +248,7 @@ address_value(const char *s, char *buf, size_t len)
 		ll = (size_t)(at - s);
 		memcpy(local, s, ll);
 		local[ll] = '\0';
-		if (is_dot_atom(local) && is_dot_atom(at + 1)) {
+		if (is_dot_atom(local) && is_plain_domain(at + 1)) {
 			snprintf(buf, len, "%s", s);
 			return;
 		}
@@ -434,14 +466,14 @@ format_auth_results(const struct verdict *v, int n, const char *authserv_id,
 	int i;
 
 	hb_init(b, "Authentication-Results");
-	header_value(authserv_id, val, sizeof(val));
+	token_value(authserv_id, val, sizeof(val));
 	snprintf(w, sizeof(w), "%s;", val);
 	hb_word(b, w, 0);
 	for (i = 0; i < n; i++) {
 		snprintf(w, sizeof(w), "spf=%s", spf_result_name(v[i].out.result));
 		hb_word(b, w, 1);
 		if (v[i].identity == SPF_ID_HELO) {
-			header_value(v[i].helo ? v[i].helo : "", val, sizeof(val));
+			token_value(v[i].helo ? v[i].helo : "", val, sizeof(val));
 			snprintf(w, sizeof(w), "smtp.helo=%s%s", val,
 			    i + 1 < n ? ";" : "");
 		} else {

@@ -67,6 +67,12 @@ test_values(void **state)
 	assert_string_equal(buf, "\"a b@example.org\"");
 	address_value("noat", buf, sizeof(buf));
 	assert_string_equal(buf, "\"noat\"");
+	address_value("a=b@x=y.example", buf, sizeof(buf));
+	assert_string_equal(buf, "\"a=b@x=y.example\"");
+	token_value("a=b.example", buf, sizeof(buf));
+	assert_string_equal(buf, "\"a=b.example\"");
+	token_value("mx.example.org", buf, sizeof(buf));
+	assert_string_equal(buf, "mx.example.org");
 	comment_text("a(b)c\\d e", buf, sizeof(buf));
 	assert_string_equal(buf, "a\\(b\\)c\\\\d?e");
 }

@@ -24,6 +24,10 @@
 /* Questions one evaluation may hold: 10 terms, 10 address lookups for
  * each mx or ptr among them, the record lookups and the explanation. */
 #define POOL_MAX	160
+/* The pool grows in chunks, whose addresses the resolver may keep while
+ * a question is in flight; most evaluations need one chunk. */
+#define POOL_CHUNK	16
+#define POOL_CHUNKS	(POOL_MAX / POOL_CHUNK)
 /* Deepest include/redirect nesting: each one counts against the 10. */
 #define MAX_DEPTH	(SPF_MAX_DNS_MECH + 1)
 #define MACRO_MAX	1024	/* an expanded macro-string before truncation */
@@ -75,7 +79,7 @@ struct eval {
 	unsigned ahead;			/* term lookups sent ahead of their turn */
 	unsigned voids;
 	int in_include;
-	struct pooled *pool;
+	struct pooled *chunk[POOL_CHUNKS];
 	unsigned npool;
 };
 
@@ -291,14 +295,22 @@ status_name(enum spf_dns_status s)
 }
 
 static struct pooled *
+pool_at(struct eval *e, unsigned i)
+{
+	return &e->chunk[i / POOL_CHUNK][i % POOL_CHUNK];
+}
+
+static struct pooled *
 pool_find(struct eval *e, const char *name, uint16_t type)
 {
 	unsigned i;
 
-	for (i = 0; i < e->npool; i++)
-		if (e->pool[i].q.type == type &&
-		    strcasecmp(e->pool[i].q.name, name) == 0)
-			return &e->pool[i];
+	for (i = 0; i < e->npool; i++) {
+		struct pooled *p = pool_at(e, i);
+
+		if (p->q.type == type && strcasecmp(p->q.name, name) == 0)
+			return p;
+	}
 	return NULL;
 }
 
@@ -312,7 +324,11 @@ pool_ask(struct eval *e, const char *name, uint16_t type, int speculative)
 		return p;
 	if (e->npool >= POOL_MAX || strlen(name) >= sizeof(p->q.name))
 		return NULL;
-	p = &e->pool[e->npool++];
+	if (e->npool % POOL_CHUNK == 0 && e->chunk[e->npool / POOL_CHUNK] ==
+	    NULL && (e->chunk[e->npool / POOL_CHUNK] =
+	    malloc(POOL_CHUNK * sizeof(*p))) == NULL)
+		return NULL;
+	p = pool_at(e, e->npool++);
 	memset(p, 0, sizeof(*p));
 	snprintf(p->q.name, sizeof(p->q.name), "%s", name);
 	p->q.type = type;
@@ -378,9 +394,13 @@ pool_release(struct eval *e)
 	unsigned i;
 
 	for (i = 0; i < e->npool; i++)
-		if (e->pool[i].submitted)
-			e->res->drop(e->res->ctx, &e->pool[i].q);
+		if (pool_at(e, i)->submitted)
+			e->res->drop(e->res->ctx, &pool_at(e, i)->q);
 	e->npool = 0;
+	for (i = 0; i < POOL_CHUNKS; i++) {
+		free(e->chunk[i]);
+		e->chunk[i] = NULL;
+	}
 }
 
 /* --------------------------------------------------------------- addresses */
@@ -1217,7 +1237,7 @@ lookahead(struct eval *e)
 	unsigned i;
 
 	for (i = 0; i < e->npool; i++) {
-		struct pooled *p = &e->pool[i];
+		struct pooled *p = pool_at(e, i);
 		const struct spf_answer *a = p->q.answer;
 		struct record r;
 		char err[160];
@@ -1680,12 +1700,6 @@ spf_check(const struct spf_request *req, const struct spf_resolver *res,
 	snprintf(out->domain, sizeof(out->domain), "%s", e.sender_domain);
 	snprintf(out->sender, sizeof(out->sender), "%s@%s", e.local,
 	    e.sender_domain);
-	e.pool = calloc(POOL_MAX, sizeof(*e.pool));
-	if (e.pool == NULL) {
-		out->result = SPF_TEMPERROR;
-		snprintf(out->problem, sizeof(out->problem), "out of memory");
-		return;
-	}
 	out->result = check_host(&e, e.sender_domain, 0);
 	if (out->result == SPF_NONE || out->result == SPF_TEMPERROR ||
 	    out->result == SPF_PERMERROR)
@@ -1695,5 +1709,4 @@ spf_check(const struct spf_request *req, const struct spf_resolver *res,
 	out->dns_lookups = e.dns_terms;
 	out->void_lookups = e.voids;
 	pool_release(&e);
-	free(e.pool);
 }

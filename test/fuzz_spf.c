@@ -81,18 +81,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	e.req = &req;
 	e.res = &res;
 	e.out = &out;
-	e.pool = calloc(POOL_MAX, sizeof(*e.pool));
-	if (e.pool != NULL) {
-		split_sender(&e);
-		if (macro_syntax(exp, strlen(exp), 1) == 0)
-			expand(&e, exp, strlen(exp), "example.com", macro,
-			    sizeof(macro));
-		if (domain_spec_syntax(exp, strlen(exp)) == 0)
-			(void)expand_domain(&e, exp, strlen(exp), "example.com",
-			    name, sizeof(name));
-		pool_release(&e);
-		free(e.pool);
-	}
+	split_sender(&e);
+	if (macro_syntax(exp, strlen(exp), 1) == 0)
+		expand(&e, exp, strlen(exp), "example.com", macro, sizeof(macro));
+	if (domain_spec_syntax(exp, strlen(exp)) == 0)
+		(void)expand_domain(&e, exp, strlen(exp), "example.com", name,
+		    sizeof(name));
+	pool_release(&e);
 	memzone_clear(&z);
 	free(buf);
 	return 0;

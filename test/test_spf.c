@@ -253,13 +253,10 @@ expand_for(const char *ip, const char *sender, const char *macro, int exp)
 	e.req = &req;
 	e.res = &res;
 	e.out = &o;
-	e.pool = calloc(POOL_MAX, sizeof(*e.pool));
-	assert_non_null(e.pool);
 	split_sender(&e);
 	assert_int_equal(macro_syntax(macro, strlen(macro), exp), 0);
 	expand(&e, macro, strlen(macro), "email.example.com", out, sizeof(out));
 	pool_release(&e);
-	free(e.pool);
 	return out;
 }
 

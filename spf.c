@@ -1021,6 +1021,25 @@ bad:
 	return -1;
 }
 
+/* redirect= and exp=: a domain-spec, at most once each (RFC 7208 6). */
+static int
+known_modifier(const char **slot, size_t *slotlen, const char *name,
+    const char *val, size_t vlen, char *err, size_t errlen)
+{
+	if (*slot != NULL) {
+		snprintf(err, errlen, "%s= appears twice", name);
+		return -1;
+	}
+	if (domain_spec_syntax(val, vlen) != 0) {
+		snprintf(err, errlen, "bad %s= domain \"%.*s\"", name,
+		    (int)(vlen > 128 ? 128 : vlen), val);
+		return -1;
+	}
+	*slot = val;
+	*slotlen = vlen;
+	return 0;
+}
+
 static int
 parse_modifier(struct record *r, const char *s, size_t len, size_t eq,
     char *err, size_t errlen)
@@ -1033,28 +1052,12 @@ parse_modifier(struct record *r, const char *s, size_t len, size_t eq,
 			goto bad;
 	if (eq == 0 || !is_alpha(s[0]))
 		goto bad;
-	if (eq == 8 && strncasecmp(s, "redirect", 8) == 0) {
-		if (r->redirect != NULL) {
-			snprintf(err, errlen, "redirect= appears twice");
-			return -1;
-		}
-		if (domain_spec_syntax(val, vlen) != 0)
-			goto bad;
-		r->redirect = val;
-		r->redirectlen = vlen;
-		return 0;
-	}
-	if (eq == 3 && strncasecmp(s, "exp", 3) == 0) {
-		if (r->exp != NULL) {
-			snprintf(err, errlen, "exp= appears twice");
-			return -1;
-		}
-		if (domain_spec_syntax(val, vlen) != 0)
-			goto bad;
-		r->exp = val;
-		r->explen = vlen;
-		return 0;
-	}
+	if (eq == 8 && strncasecmp(s, "redirect", 8) == 0)
+		return known_modifier(&r->redirect, &r->redirectlen, "redirect",
+		    val, vlen, err, errlen);
+	if (eq == 3 && strncasecmp(s, "exp", 3) == 0)
+		return known_modifier(&r->exp, &r->explen, "exp", val, vlen, err,
+		    errlen);
 	if (macro_syntax(val, vlen, 0) != 0)
 		goto bad;
 	return 0;		/* unknown modifiers are ignored */

@@ -47,8 +47,10 @@ run: deps
 
 include test/test.mk
 
+# Keeps build/musl (the downloaded sources); rm -rf build drops them.
 clean:
-	rm -f spf-milter *.o test/*.o $(TEST_BINS) test/fuzz_spf
+	rm -f spf-milter spf-milter.musl* *.o test/*.o $(TEST_BINS) test/fuzz_spf
+	rm -f $(BENCH_BINS)
 	rm -rf test/out san
 
 install: spf-milter

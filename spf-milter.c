@@ -21,6 +21,9 @@
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -1558,6 +1561,11 @@ start_threads(void)
 		logmsg(LOG_ERR, "pthread_sigmask: %s", strerror(err));
 		return -1;
 	}
+#ifdef M_ARENA_MAX
+	/* glibc gives busy threads arenas of their own, each keeping freed
+	 * memory; one arena keeps the peak near what is in use. */
+	mallopt(M_ARENA_MAX, 1);
+#endif
 	if (THREAD_STACK > 0 && pthread_attr_init(&attr) == 0) {
 		/* libmilter's workers inherit a small stack. */
 		if (pthread_attr_setstacksize(&attr, THREAD_STACK) == 0)

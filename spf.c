@@ -294,6 +294,46 @@ status_name(enum spf_dns_status s)
 	return "?";
 }
 
+/* One trace line for an answer: its records (cut short), its time. */
+static void
+trace_answer(struct eval *e, const struct spf_query *q,
+    const struct spf_answer *a)
+{
+	char recs[400], one[300];
+	size_t n = 0;
+	unsigned i;
+
+	recs[0] = '\0';
+	if (e->req->trace == NULL)
+		return;
+	for (i = 0; a->status == SPF_DNS_OK && i < a->count; i++) {
+		const struct spf_rr *rr = &a->rr[i];
+		int len;
+
+		if (q->type == SPF_T_A || q->type == SPF_T_AAAA)
+			spf_ip_text(rr->len == 4 ? AF_INET : AF_INET6, rr->data,
+			    one, sizeof(one));
+		else if (q->type == SPF_T_MX)
+			snprintf(one, sizeof(one), "%u %s", rr->pref, rr->data);
+		else if (q->type == SPF_T_TXT)
+			snprintf(one, sizeof(one), "\"%.*s%s\"",
+			    rr->len > 200 ? 200 : rr->len, rr->data,
+			    rr->len > 200 ? "..." : "");
+		else
+			snprintf(one, sizeof(one), "%s", rr->data);
+		len = snprintf(recs + n, sizeof(recs) - n, "%s%s",
+		    i > 0 ? ", " : "", one);
+		if (len < 0 || (size_t)len >= sizeof(recs) - n) {
+			snprintf(recs + sizeof(recs) - 5, 5, "...");
+			break;
+		}
+		n += (size_t)len;
+	}
+	trace(e, "dns %s %s: %s (%u.%03u ms)", type_name(q->type), q->name,
+	    a->status == SPF_DNS_OK ? recs : status_name(a->status),
+	    q->usec / 1000, q->usec % 1000);
+}
+
 static struct pooled *
 pool_at(struct eval *e, unsigned i)
 {
@@ -365,11 +405,7 @@ pool_wait(struct eval *e, struct pooled *p)
 		}
 		p->waited = 1;
 		a = p->q.answer != NULL ? p->q.answer : &failed;
-		trace(e, "dns %s %s: %s, %u record%s (%u.%03u ms)",
-		    type_name(p->q.type), p->q.name, status_name(a->status),
-		    a->status == SPF_DNS_OK ? a->count : 0,
-		    a->status == SPF_DNS_OK && a->count == 1 ? "" : "s",
-		    p->q.usec / 1000, p->q.usec % 1000);
+		trace_answer(e, &p->q, a);
 	}
 	return p->q.answer != NULL ? p->q.answer : &failed;
 }

@@ -717,6 +717,111 @@ test_trace(void **state)
 	assert_int_equal(lines, 4);
 }
 
+/*
+ * A resolver in rounds: questions asked are answered together at the next
+ * wait(), as if every answer took one round trip.  Counting the rounds
+ * shows how well the evaluator asks ahead: an evaluation should take as
+ * many rounds as its longest chain of lookups, not as many as it asks.
+ */
+struct rounds {
+	struct spf_resolver inner;
+	struct spf_query *pending[256];
+	unsigned npending, rounds, max_batch;
+};
+
+static void
+round_submit(void *ctx, struct spf_query *q)
+{
+	struct rounds *r = ctx;
+
+	assert_true(r->npending < 256);
+	q->answer = NULL;
+	r->pending[r->npending++] = q;
+}
+
+static void
+round_wait(void *ctx, struct spf_query *q)
+{
+	struct rounds *r = ctx;
+	unsigned i;
+
+	(void)q;
+	if (r->npending == 0)
+		return;
+	r->rounds++;
+	if (r->npending > r->max_batch)
+		r->max_batch = r->npending;
+	for (i = 0; i < r->npending; i++)
+		r->inner.submit(r->inner.ctx, r->pending[i]);
+	r->npending = 0;
+}
+
+static void
+round_drop(void *ctx, struct spf_query *q)
+{
+	struct rounds *r = ctx;
+	unsigned i;
+
+	for (i = 0; i < r->npending; i++)
+		if (r->pending[i] == q)
+			r->pending[i] = r->pending[--r->npending];
+	r->inner.drop(r->inner.ctx, q);
+}
+
+static unsigned
+rounds_of(const char *ip, const char *sender, enum spf_result want)
+{
+	struct rounds r;
+	struct spf_resolver res = { &r, round_submit, round_wait, round_drop };
+	struct spf_request req;
+	struct spf_outcome out;
+
+	memset(&r, 0, sizeof(r));
+	memzone_resolver(&zone, &r.inner);
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(spf_request_set_ip(&req, ip), 0);
+	req.sender = sender;
+	req.helo = "h.example.net";
+	spf_check(&req, &res, &out);
+	assert_int_equal(out.result, want);
+	return r.rounds;
+}
+
+static void
+test_round_trips(void **state)
+{
+	(void)state;
+	memzone_clear(&zone);
+	/* root -> l1a -> l2, with a and mx terms at every level */
+	txt("example.com", "v=spf1 a mx include:l1a.example.com "
+	    "include:l1b.example.com -all");
+	add("example.com A 203.0.113.1");
+	add("example.com MX 10 mx1.example.com");
+	add("mx1.example.com A 203.0.113.2");
+	txt("l1a.example.com", "v=spf1 a:h1.example.com mx:m1.example.com "
+	    "include:l2.example.com ~all");
+	txt("l1b.example.com", "v=spf1 a:h1b.example.com "
+	    "ip4:198.51.100.0/24 ?all");
+	add("h1.example.com A 203.0.113.3");
+	add("h1b.example.com A 203.0.113.3");
+	add("m1.example.com MX 10 mx2.example.com");
+	add("mx2.example.com A 203.0.113.2");
+	txt("l2.example.com", "v=spf1 a:h2.example.com mx:m3.example.com "
+	    "ip4:192.0.2.0/24 -all");
+	add("h2.example.com A 203.0.113.4");
+	add("m3.example.com MX 10 mx3.example.com");
+	add("mx3.example.com A 203.0.113.6");
+	/* The longest chain: TXT root, TXT l1a, TXT l2, MX m3, A mx3. */
+	assert_int_equal(rounds_of("192.0.2.9", "u@example.com", SPF_PASS), 5);
+	assert_int_equal(rounds_of("10.9.9.9", "u@example.com", SPF_FAIL), 5);
+	/* A flat record: one round for the record, one for its terms. */
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 a:a1.example.com a:a2.example.com "
+	    "exists:e.example.com a:a3.example.com -all");
+	assert_int_equal(rounds_of("10.9.9.9", "u@example.com", SPF_PERMERROR),
+	    2);
+}
+
 int
 main(void)
 {
@@ -743,6 +848,7 @@ main(void)
 		cmocka_unit_test(test_valid_domain),
 		cmocka_unit_test_setup_teardown(test_binary_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_round_trips, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,8 +6,14 @@
  * through the struct spf_resolver of spf.h.  One evaluation holds a pool
  * of questions; a question is asked at most once per evaluation, and the
  * records of later include/a/mx/exists/redirect terms are looked up ahead
- * of their turn (within the lookup limit) so that an evaluation costs
- * round trips close to the depth of its include tree.
+ * of their turn so that an evaluation costs round trips close to the
+ * depth of its include tree.
+ *
+ * What is asked ahead is bounded like the evaluation itself: at most 10
+ * term lookups ahead per evaluation, and the addresses of at most 10
+ * hosts per MX answer.  With the at most 10 terms the evaluation asks in
+ * its turn (those not asked ahead), one evaluation sends at most 20 term
+ * lookups, whatever the records say: no amplifier for a hostile domain.
  *
  * Copyright (C) 2026 the spf-milter authors.  GPL-3.0-or-later.
  */

@@ -1,7 +1,9 @@
 /*
  * dnsd.c - a small DNS server for the benchmark: answers over UDP on
- * 127.0.0.1 from a zone file in test/dnsserver.py's format (NAME TYPE DATA;
- * A, AAAA, MX, PTR, TXT), optionally holding every answer back DELAY ms.
+ * 127.0.0.1 from a zone file in test/dnsserver.py's format, read by
+ * memzone_load of test/memres.c (NAME TYPE DATA; of the types A, AAAA,
+ * MX, PTR, TXT only; $TTL is ignored), optionally holding every answer
+ * back DELAY ms.
  *
  * test/dnsserver.py is the project's test server; under the benchmark's
  * load (thousands of questions per second, each delayed answer on its
@@ -35,13 +37,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_RECS	1024
-#define MAX_RDATA	1024
+#include "memres.h"
+
 #define PKT_MAX		512
 #define QUEUE_LEN	8192
 #define T_A		1
@@ -53,14 +54,6 @@
 #define TTL		3600
 #define NEG_TTL		300
 
-struct rec {
-	char name[256];		/* lower case, no trailing dot */
-	uint16_t type;
-	uint16_t pref;
-	uint16_t len;
-	unsigned char data[MAX_RDATA];
-};
-
 struct pending {
 	double due;
 	struct sockaddr_in to;
@@ -69,8 +62,7 @@ struct pending {
 };
 
 struct server {
-	struct rec *recs;
-	int nrecs;
+	struct memzone zone;	/* names in lower case, no trailing dot */
 	int fd;
 	double delay;
 	FILE *log;
@@ -112,47 +104,6 @@ lower(char *s)
 
 /* ------------------------------------------------------------ the zone */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* TXT: the quoted strings, each kept as one <len><bytes> string so the
- * record goes out as it was written. */
-static int
-parse_txt(const char *p, struct rec *r)
-{
-	size_t n = 0, start;
-	int hi, lo;
-
-	while ((p = strchr(p, '"')) != NULL) {
-		start = n++;
-		for (p++; *p != '\0' && *p != '"'; p++) {
-			if (n >= sizeof(r->data) || n - start > 255)
-				return -1;
-			if (p[0] == '\\' && p[1] == 'x' &&
-			    (hi = hexval(p[2])) >= 0 && (lo = hexval(p[3])) >= 0) {
-				r->data[n++] = (unsigned char)(hi * 16 + lo);
-				p += 3;
-			} else if (p[0] == '\\' && p[1] != '\0') {
-				r->data[n++] = (unsigned char)*++p;
-			} else {
-				r->data[n++] = (unsigned char)*p;
-			}
-		}
-		if (*p != '"')
-			return -1;
-		r->data[start] = (unsigned char)(n - start - 1);
-		p++;
-	}
-	r->len = (uint16_t)n;
-	return n > 0 ? 0 : -1;
-}
-
 /* A domain name in wire format (uncompressed labels). */
 static int
 encode_name(const char *name, unsigned char *out, size_t cap)
@@ -174,110 +125,70 @@ encode_name(const char *name, unsigned char *out, size_t cap)
 	return (int)n;
 }
 
+/* The wire rdata of R into OUT; its length, or -1 when it does not fit.
+ * TXT goes out as the strings it was written as (cut at 255 bytes). */
 static int
-parse_name_rdata(const char *p, struct rec *r, size_t off)
+encode_rdata(const struct memrr *r, unsigned char *out, size_t cap)
 {
 	char name[256];
-	int n;
+	size_t n = 0, off = 0, i, l, left, one = r->len;
+	const size_t *seg = r->nseg > 0 ? r->seg : &one;
+	int m;
 
-	if (sscanf(p, "%255s", name) != 1)
-		return -1;
-	if (name[strlen(name) - 1] == '.')
-		name[strlen(name) - 1] = '\0';
-	lower(name);
-	if ((n = encode_name(name, r->data + off, sizeof(r->data) - off)) < 0)
-		return -1;
-	r->len = (uint16_t)(off + (size_t)n);
-	return 0;
-}
-
-static int
-parse_rdata(const char *type, const char *rest, struct rec *r)
-{
-	unsigned pref;
-	int off = 0;
-	char addr[64];
-
-	if (strcasecmp(type, "TXT") == 0)
-		return r->type = T_TXT, parse_txt(rest, r);
-	if (strcasecmp(type, "MX") == 0) {
-		if (sscanf(rest, "%u %n", &pref, &off) != 1 || pref > 65535)
+	switch (r->type) {
+	case T_A:
+	case T_AAAA:
+		if (r->len > cap)
 			return -1;
-		r->type = T_MX;
-		r->data[0] = (unsigned char)(pref >> 8);
-		r->data[1] = (unsigned char)pref;
-		return parse_name_rdata(rest + off, r, 2);
+		memcpy(out, r->data, r->len);
+		return (int)r->len;
+	case T_MX:
+		if (cap < 2)
+			return -1;
+		out[n++] = (unsigned char)(r->pref >> 8);
+		out[n++] = (unsigned char)r->pref;
+		/* FALLTHROUGH */
+	case T_PTR:
+		if (r->len >= sizeof(name))
+			return -1;
+		memcpy(name, r->data, r->len + 1);
+		lower(name);
+		if ((m = encode_name(name, out + n, cap - n)) < 0)
+			return -1;
+		return (int)n + m;
+	case T_TXT:
+		for (i = 0; i < (r->nseg > 0 ? r->nseg : 1); i++) {
+			left = seg[i];
+			do {
+				l = left > 255 ? 255 : left;
+				if (n + 1 + l > cap)
+					return -1;
+				out[n++] = (unsigned char)l;
+				memcpy(out + n, r->data + off, l);
+				n += l;
+				off += l;
+				left -= l;
+			} while (left > 0);
+		}
+		return (int)n;
+	default:
+		return -1;
 	}
-	if (strcasecmp(type, "PTR") == 0)
-		return r->type = T_PTR, parse_name_rdata(rest, r, 0);
-	if (sscanf(rest, "%63s", addr) != 1)
-		return -1;
-	if (strcasecmp(type, "A") == 0)
-		return r->type = T_A, r->len = 4,
-		    inet_pton(AF_INET, addr, r->data) == 1 ? 0 : -1;
-	if (strcasecmp(type, "AAAA") == 0)
-		return r->type = T_AAAA, r->len = 16,
-		    inet_pton(AF_INET6, addr, r->data) == 1 ? 0 : -1;
-	return -1;
 }
 
-static int
-parse_line(char *line, struct rec *r)
-{
-	char type[16];
-	int off = 0;
-	size_t n;
-
-	if (sscanf(line, "%255s %15s %n", r->name, type, &off) != 2)
-		return -1;
-	n = strlen(r->name);
-	if (n > 0 && r->name[n - 1] == '.')
-		r->name[n - 1] = '\0';
-	lower(r->name);
-	return parse_rdata(type, line + off, r);
-}
-
+/* Every record must be one dnsd can put on the wire: no CNAME, TIMEOUT,
+ * SERVFAIL, REFUSED or GARBLE. */
 static void
-load_zone(const char *path, struct server *s)
+check_zone(const struct server *s, const char *path)
 {
-	char line[4096], *p;
-	FILE *f;
-	int lineno = 0;
+	unsigned char buf[65536];
+	size_t i;
 
-	if ((s->recs = calloc(MAX_RECS, sizeof(*s->recs))) == NULL)
-		die("out of memory");
-	if ((f = fopen(path, "r")) == NULL)
-		die("%s: %s", path, strerror(errno));
-	while (fgets(line, sizeof(line), f) != NULL) {
-		lineno++;
-		p = line + strspn(line, " \t");
-		if (*p == '#' || *p == '\n' || *p == '\0')
-			continue;
-		if (s->nrecs == MAX_RECS || parse_line(p, &s->recs[s->nrecs]) != 0)
-			die("%s:%d: cannot serve this record", path, lineno);
-		s->nrecs++;
-	}
-	if (ferror(f))
-		die("%s: read error", path);
-	fclose(f);
-}
-
-/* A name exists when it owns records or is an empty non-terminal. */
-static int
-name_exists(const struct server *s, const char *name)
-{
-	size_t ln = strlen(name), lr;
-	int i;
-
-	for (i = 0; i < s->nrecs; i++) {
-		lr = strlen(s->recs[i].name);
-		if (lr == ln && strcmp(s->recs[i].name, name) == 0)
-			return 1;
-		if (lr > ln && s->recs[i].name[lr - ln - 1] == '.' &&
-		    strcmp(s->recs[i].name + lr - ln, name) == 0)
-			return 1;
-	}
-	return 0;
+	for (i = 0; i < s->zone.n; i++)
+		if (s->zone.rr[i].timeout ||
+		    encode_rdata(&s->zone.rr[i], buf, sizeof(buf)) < 0)
+			die("%s: %s: cannot serve this record", path,
+			    s->zone.rr[i].name);
 }
 
 /* ---------------------------------------------------------- the answer */
@@ -375,23 +286,38 @@ add_soa(struct out *o, const char *name)
 	put32(o, NEG_TTL);
 }
 
+/* One record, owned by the question's name. */
+static void
+add_rr(struct out *o, const struct memrr *r)
+{
+	unsigned char rd[PKT_MAX];
+	int n = encode_rdata(r, rd, sizeof(rd));
+
+	if (n < 0) {		/* cannot fit the packet either */
+		o->full = 1;
+		return;
+	}
+	put16(o, 0xc00c);
+	put16(o, r->type);
+	put16(o, 1);
+	put32(o, TTL);
+	put16(o, (unsigned)n);
+	put(o, rd, (size_t)n);
+}
+
 static int
 add_answers(const struct server *s, struct out *o, const char *name,
     uint16_t type)
 {
-	int i, count = 0;
+	size_t i;
+	int count = 0;
 
-	for (i = 0; i < s->nrecs; i++) {
-		const struct rec *r = &s->recs[i];
+	for (i = 0; i < s->zone.n; i++) {
+		const struct memrr *r = &s->zone.rr[i];
 
 		if (r->type != type || strcmp(r->name, name) != 0)
 			continue;
-		put16(o, 0xc00c);	/* the question's name */
-		put16(o, type);
-		put16(o, 1);
-		put32(o, TTL);
-		put16(o, r->len);
-		put(o, r->data, r->len);
+		add_rr(o, r);
 		count++;
 	}
 	return count;
@@ -416,7 +342,7 @@ build_reply(const struct server *s, const unsigned char *pkt, size_t len,
 	put(o, pkt + 12, (size_t)qlen);
 	an = add_answers(s, o, name, *type);
 	if (an == 0) {
-		rcode = name_exists(s, name) ? 0 : 3;
+		rcode = memzone_exists(&s->zone, name) ? 0 : 3;
 		add_soa(o, name);
 		ns = 1;
 	}
@@ -625,7 +551,11 @@ main(int argc, char **argv)
 		    " [-P PORTFILE] [-L QUERYLOG] [-T MAX_SECONDS]\n");
 		return 2;
 	}
-	load_zone(zone, &s);
+	memzone_init(&s.zone);
+	s.zone.empty_nonterminals = 1;
+	if (memzone_load(&s.zone, zone, stderr) != 0)
+		return 2;
+	check_zone(&s, zone);
 	s.delay = delay / 1000.0;
 	if ((s.q = calloc(QUEUE_LEN, sizeof(*s.q))) == NULL)
 		die("out of memory");
@@ -640,6 +570,6 @@ main(int argc, char **argv)
 	if (s.log != NULL)
 		fclose(s.log);
 	free(s.q);
-	free(s.recs);
+	memzone_clear(&s.zone);
 	return 0;
 }

@@ -6,7 +6,7 @@
  * realistic records of bench/zone.txt (a flat record, a three-level include
  * tree with many netblocks, a macro exists, a and mx with three MX hosts,
  * a redirect) against an in-memory resolver that answers from the same
- * zone file; for each, the peak heap an evaluation holds (every calloc,
+ * zone file (test/memres.c); for each, the peak heap an evaluation holds (every calloc,
  * malloc, realloc and free of the evaluator is counted through the
  * linker's --wrap) and the stack it uses (measured on a painted stack).
  *
@@ -30,7 +30,6 @@
  * Copyright (C) 2026 the spf-milter authors.  GPL-3.0-or-later.
  */
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -39,37 +38,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../spf.h"
 #include "../dns.h"
+#include "memres.h"
 
-#define MAX_RECS	512
-#define MAX_RDATA	2048
 #define MAX_EVALS	2000000L
 #define STACK_SIZE	(512 * 1024)
 #define STACK_PAINT	0xa5
 #define MAX_LOG_LINES	10000
 #define MAX_PAR		64
 #define MAX_PAR_EVALS	200000
-
-/* ------------------------------------------------------------ the zone */
-
-struct zrec {
-	char name[256];
-	uint16_t type;
-	uint16_t pref;
-	uint16_t len;
-	unsigned char data[MAX_RDATA];
-};
-
-struct zone {
-	struct zrec *r;
-	int n;
-};
 
 static void
 die(const char *fmt, ...)
@@ -82,229 +64,6 @@ die(const char *fmt, ...)
 	fputc('\n', stderr);
 	va_end(ap);
 	exit(2);
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* One escaped character of a quoted string at *P; advances *P. */
-static int
-unescape_char(const char **p)
-{
-	const char *s = *p;
-	int hi, lo;
-
-	if (s[0] != '\\' || s[1] == '\0') {
-		*p = s + 1;
-		return (unsigned char)s[0];
-	}
-	if (s[1] == 'x' && (hi = hexval(s[2])) >= 0 && (lo = hexval(s[3])) >= 0) {
-		*p = s + 4;
-		return hi * 16 + lo;
-	}
-	*p = s + 2;
-	return (unsigned char)s[1];
-}
-
-/* The quoted character-strings of a TXT line, concatenated (RFC 7208 3.3). */
-static int
-parse_txt(const char *p, struct zrec *z)
-{
-	size_t n = 0;
-
-	while ((p = strchr(p, '"')) != NULL) {
-		p++;
-		while (*p != '\0' && *p != '"') {
-			if (n + 1 >= sizeof(z->data))
-				return -1;
-			z->data[n++] = (unsigned char)unescape_char(&p);
-		}
-		if (*p != '"')
-			return -1;
-		p++;
-	}
-	z->data[n] = '\0';
-	z->len = (uint16_t)n;
-	return 0;
-}
-
-static int
-parse_name_data(const char *p, struct zrec *z)
-{
-	size_t n = strcspn(p, " \t\r\n");
-
-	if (n == 0 || n >= 256)
-		return -1;
-	memcpy(z->data, p, n);
-	if (z->data[n - 1] == '.')
-		n--;
-	z->data[n] = '\0';
-	z->len = (uint16_t)n;
-	return 0;
-}
-
-static int
-parse_rdata(const char *type, const char *rest, struct zrec *z)
-{
-	char addr[64];
-	unsigned pref;
-	int off = 0;
-
-	if (strcasecmp(type, "TXT") == 0)
-		return z->type = SPF_T_TXT, parse_txt(rest, z);
-	if (strcasecmp(type, "MX") == 0) {
-		if (sscanf(rest, "%u %n", &pref, &off) != 1 || pref > 65535)
-			return -1;
-		z->type = SPF_T_MX;
-		z->pref = (uint16_t)pref;
-		return parse_name_data(rest + off, z);
-	}
-	if (strcasecmp(type, "PTR") == 0)
-		return z->type = SPF_T_PTR, parse_name_data(rest, z);
-	if (sscanf(rest, "%63s", addr) != 1)
-		return -1;
-	if (strcasecmp(type, "A") == 0)
-		return z->type = SPF_T_A, z->len = 4,
-		    inet_pton(AF_INET, addr, z->data) == 1 ? 0 : -1;
-	if (strcasecmp(type, "AAAA") == 0)
-		return z->type = SPF_T_AAAA, z->len = 16,
-		    inet_pton(AF_INET6, addr, z->data) == 1 ? 0 : -1;
-	return -1;
-}
-
-static int
-parse_zone_line(char *line, struct zrec *z)
-{
-	char type[16];
-	int off = 0;
-
-	if (sscanf(line, "%255s %15s %n", z->name, type, &off) != 2)
-		return -1;
-	return parse_rdata(type, line + off, z);
-}
-
-static void
-load_zone(const char *path, struct zone *zn)
-{
-	char line[4096], *p;
-	FILE *f;
-	int lineno = 0;
-
-	if ((zn->r = calloc(MAX_RECS, sizeof(*zn->r))) == NULL)
-		die("out of memory");
-	if ((f = fopen(path, "r")) == NULL)
-		die("%s: %s", path, strerror(errno));
-	while (fgets(line, sizeof(line), f) != NULL) {
-		lineno++;
-		p = line + strspn(line, " \t");
-		if (*p == '#' || *p == '\n' || *p == '\0')
-			continue;
-		if (zn->n == MAX_RECS || parse_zone_line(p, &zn->r[zn->n]) != 0)
-			die("%s:%d: cannot use this record", path, lineno);
-		zn->n++;
-	}
-	if (ferror(f))
-		die("%s: read error", path);
-	fclose(f);
-}
-
-/* ---------------------------------------------- the in-memory resolver */
-
-/* A name exists when it owns records or is an empty non-terminal. */
-static int
-name_exists(const struct zone *zn, const char *name)
-{
-	size_t ln = strlen(name), lr;
-	int i;
-
-	for (i = 0; i < zn->n; i++) {
-		lr = strlen(zn->r[i].name);
-		if (lr == ln && strcasecmp(zn->r[i].name, name) == 0)
-			return 1;
-		if (lr > ln && zn->r[i].name[lr - ln - 1] == '.' &&
-		    strcasecmp(zn->r[i].name + lr - ln, name) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-static int
-rec_matches(const struct zrec *z, const struct spf_query *q)
-{
-	return z->type == q->type && strcasecmp(z->name, q->name) == 0;
-}
-
-static struct spf_answer *
-negative_answer(const struct zone *zn, const char *name)
-{
-	return spf_answer_new(name_exists(zn, name) ? SPF_DNS_NODATA :
-	    SPF_DNS_NXDOMAIN, 300, 0, 0);
-}
-
-static struct spf_answer *
-build_answer(const struct zone *zn, const struct spf_query *q)
-{
-	struct spf_answer *a;
-	unsigned char *d;
-	unsigned count = 0, k = 0;
-	size_t datalen = 0;
-	int i;
-
-	for (i = 0; i < zn->n; i++)
-		if (rec_matches(&zn->r[i], q))
-			count++, datalen += zn->r[i].len + 1u;
-	if (count == 0)
-		return negative_answer(zn, q->name);
-	if ((a = spf_answer_new(SPF_DNS_OK, 3600, count, datalen)) == NULL)
-		return NULL;
-	d = (unsigned char *)&a->rr[count];
-	for (i = 0; i < zn->n; i++) {
-		if (!rec_matches(&zn->r[i], q))
-			continue;
-		memcpy(d, zn->r[i].data, zn->r[i].len);
-		d[zn->r[i].len] = '\0';
-		a->rr[k].data = d;
-		a->rr[k].len = zn->r[i].len;
-		a->rr[k++].pref = zn->r[i].pref;
-		d += zn->r[i].len + 1;
-	}
-	return a;
-}
-
-static void
-mem_submit(void *ctx, struct spf_query *q)
-{
-	q->answer = build_answer(ctx, q);
-	if (q->answer == NULL)
-		q->answer = spf_answer_new(SPF_DNS_SERVFAIL, 0, 0, 0);
-	q->usec = 0;
-}
-
-static void
-mem_wait(void *ctx, struct spf_query *q)
-{
-	(void)ctx;
-	if (q->answer == NULL)
-		q->answer = spf_answer_new(SPF_DNS_SERVFAIL, 0, 0, 0);
-	if (q->answer == NULL)
-		die("out of memory");
-}
-
-static void
-mem_drop(void *ctx, struct spf_query *q)
-{
-	(void)ctx;
-	free(q->answer);
-	q->answer = NULL;
 }
 
 /* ------------------------------------------- heap accounting (--wrap) */
@@ -521,13 +280,14 @@ print_figures(const struct figures *f)
 }
 
 static int
-run_in_memory(const struct zone *zn, double secs)
+run_in_memory(struct memzone *zn, double secs)
 {
-	struct spf_resolver res = { (void *)zn, mem_submit, mem_wait, mem_drop };
+	struct spf_resolver res;
 	static struct figures f[NSCENARIOS];
 	size_t i;
 	int bad = 0;
 
+	memzone_resolver(zn, &res);
 	for (i = 0; i < NSCENARIOS; i++) {
 		measure(&scenarios[i], &res, secs, &f[i]);
 		if (f[i].out.result != scenarios[i].want) {
@@ -725,7 +485,7 @@ int
 main(int argc, char **argv)
 {
 	const char *zonefile = "bench/zone.txt", *server = NULL, *logpath = NULL;
-	struct zone zn = { NULL, 0 };
+	struct memzone zn;
 	int ch, ms = 500, delay = 20, conc = 1, secs = 3, bad;
 
 	while ((ch = getopt(argc, argv, "z:t:s:L:d:P:T:")) != -1) {
@@ -748,10 +508,13 @@ main(int argc, char **argv)
 	    conc > MAX_PAR || secs < 1 || secs > 60)
 		die("-t wants 1..60000 ms, -d 1..10000 ms, -P 1..%d, -T 1..60",
 		    MAX_PAR);
-	load_zone(zonefile, &zn);
+	memzone_init(&zn);
+	zn.empty_nonterminals = 1;	/* as a DNS server answers */
+	if (memzone_load(&zn, zonefile, stderr) != 0)
+		return 2;
 	bad = run_in_memory(&zn, ms / 1000.0);
 	if (server != NULL && logpath != NULL)
 		bad |= run_network(server, logpath, delay, conc, secs);
-	free(zn.r);
+	memzone_clear(&zn);
 	return bad;
 }

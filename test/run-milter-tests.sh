@@ -20,19 +20,8 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/spf-milter-test.XXXXXX") || exit 1
 dnspid=
 mpid=
 
-stop_pid() {	# PID SECONDS: TERM, wait up to SECONDS, then KILL
-	[ -n "$1" ] || return 0
-	kill -TERM "$1" 2>/dev/null || return 0
-	n=0
-	while kill -0 "$1" 2>/dev/null && [ $n -lt $(($2 * 10)) ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-	if kill -0 "$1" 2>/dev/null; then
-		echo "process $1 did not stop, killing it" >&2
-		kill -KILL "$1" 2>/dev/null
-	fi
-}
+# shellcheck source=test/lib.sh
+. "$top/test/lib.sh"
 
 # libmilter notices a stop only when its accept loop wakes up (up to 5 s):
 # one connection right after the TERM wakes it at once.
@@ -58,15 +47,6 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 # Wait up to 10 s for file $1 to exist.
-wait_for() {
-	n=0
-	while [ ! -e "$1" ] && [ $n -lt 100 ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-	[ -e "$1" ]
-}
-
 # --- the command line: options override the file, errors are one line ---
 failed=0
 cli() {	# DESCRIPTION EXPECTED-EXIT GREP-PATTERN ARGS...
@@ -99,7 +79,7 @@ cli "-q control character" 2 'control character' -c "$tmp/cli.conf" -q 192.0.2.1
 "$python" "$top/test/dnsserver.py" --zone "$top/test/milter/zone" \
     --portfile "$tmp/dnsport" --log "$tmp/dns.log" &
 dnspid=$!
-if ! wait_for "$tmp/dnsport"; then
+if ! wait_for 10 -e "$tmp/dnsport"; then
 	echo "run-milter-tests: the DNS server did not start" >&2
 	exit 1
 fi
@@ -122,7 +102,7 @@ for name in "$@"; do
 	# shellcheck disable=SC2086
 	$wrap "$bin" -c "$d/milter.conf" > "$d/milter.log" 2>&1 &
 	mpid=$!
-	if ! wait_for "$d/milter.sock"; then
+	if ! wait_for 10 -e "$d/milter.sock"; then
 		echo "FAIL $name: the milter did not start"
 		cat "$d/milter.log"
 		failed=$((failed + 1))
@@ -164,7 +144,7 @@ stress() {
 	# shellcheck disable=SC2086
 	$wrap "$bin" -c "$d/milter.conf" > "$d/milter.log" 2>&1 &
 	mpid=$!
-	if ! wait_for "$d/milter.sock"; then
+	if ! wait_for 10 -e "$d/milter.sock"; then
 		echo "FAIL stress: the milter did not start"
 		failed=$((failed + 1))
 		return

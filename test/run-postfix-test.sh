@@ -34,17 +34,8 @@ dnspid=
 mpid=
 postfix_up=
 
-stop_pid() {	# PID SECONDS: TERM, wait up to SECONDS, then KILL
-	[ -n "$1" ] || return 0
-	kill -TERM "$1" 2>/dev/null || return 0
-	n=0
-	while kill -0 "$1" 2>/dev/null && [ $n -lt $(($2 * 10)) ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-	kill -KILL "$1" 2>/dev/null
-	return 0
-}
+# shellcheck source=test/lib.sh
+. "$top/test/lib.sh"
 
 cleanup() {
 	if [ -n "$postfix_up" ]; then
@@ -62,15 +53,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-
-wait_for() {	# TEST-ARGS...: up to 20 s
-	n=0
-	while ! test "$@" && [ $n -lt 200 ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-	test "$@"
-}
 
 failures=0
 check() {	# DESCRIPTION COMMAND...
@@ -95,7 +77,7 @@ subst() {	# FILE: the test's placeholders filled in
 # --- DNS, milter, Postfix ------------------------------------------------
 "$python" "$top/test/dnsserver.py" --zone "$src/zone" --portfile "$PF/dnsport" &
 dnspid=$!
-wait_for -e "$PF/dnsport" || { echo "FAIL: DNS server did not start"; exit 1; }
+wait_for 20 -e "$PF/dnsport" || { echo "FAIL: DNS server did not start"; exit 1; }
 read -r dnsport _ < "$PF/dnsport"
 port=$(free_port)
 
@@ -108,7 +90,7 @@ subst "$src/spf-milter.conf" > "$PF/spf-milter.conf"
 
 "$bin" -c "$PF/spf-milter.conf" > "$PF/milter.log" 2>&1 &
 mpid=$!
-if ! wait_for -S "$PF/milter/spf-milter.sock"; then
+if ! wait_for 20 -S "$PF/milter/spf-milter.sock"; then
 	echo "FAIL: the milter did not start"
 	cat "$PF/milter.log"
 	exit 1

@@ -148,7 +148,7 @@ TEST_BINS += test/spf-milter-dyn test/spf-milter-asan test/test_milter
 
 # ---- cross builds under qemu-user, fuzzing, sanitizers ----------------
 # (section: portability)
-.PHONY: test-cross fuzz sanitize
+.PHONY: test-cross fuzz sanitize test-install
 FUZZ_SECONDS ?= 20
 
 # s390x is big-endian, armhf 32-bit: the evaluator must not care.
@@ -180,7 +180,21 @@ sanitize:
 	$(MAKE) -C san STATIC= CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
 		spf-milter $(SAN_TESTS)
 
-TESTS     += test-cross fuzz sanitize
+# make install into a scratch DESTDIR: every file where PREFIX says, and an
+# existing configuration kept as it was.
+test-install: spf-milter
+	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+	$(MAKE) -s install DESTDIR="$$d" PREFIX=/usr >/dev/null && \
+	for f in usr/sbin/spf-milter usr/share/man/man5/spf-milter.conf.5 \
+	    usr/share/man/man8/spf-milter.8 etc/spf-milter.conf; do \
+		test -f "$$d/$$f" || { echo "test-install: $$f missing"; exit 1; }; \
+	done && \
+	echo "socket = unix:/run/mine.sock" > "$$d/etc/spf-milter.conf" && \
+	$(MAKE) -s install DESTDIR="$$d" PREFIX=/usr >/dev/null && \
+	grep -q mine.sock "$$d/etc/spf-milter.conf" && \
+	echo "test-install: 5 passed, 0 failed"
+
+TESTS     += test-cross fuzz sanitize test-install
 
 # ---- packaging: init scripts ------------------------------------------
 # (section: contrib)

@@ -982,6 +982,19 @@ mech_lookup(const char *name, size_t len)
 	return -1;
 }
 
+/* A term's ":domain-spec", ARG of ALEN bytes; none when ALEN is 0. */
+static int
+term_spec(struct term *t, const char *arg, size_t alen)
+{
+	if (alen == 0)
+		return 0;
+	if (arg[0] != ':' || domain_spec_syntax(arg + 1, alen - 1) != 0)
+		return -1;
+	t->spec = arg + 1;
+	t->speclen = alen - 1;
+	return 0;
+}
+
 static int
 parse_mechanism(struct term *t, const char *s, size_t len, char *err,
     size_t errlen)
@@ -1008,30 +1021,18 @@ parse_mechanism(struct term *t, const char *s, size_t len, char *err,
 		return 0;
 	case M_INCLUDE:
 	case M_EXISTS:
-		if (alen < 2 || arg[0] != ':' ||
-		    domain_spec_syntax(arg + 1, alen - 1) != 0)
+		if (alen == 0 || term_spec(t, arg, alen) != 0)
 			goto bad;
-		t->spec = arg + 1;
-		t->speclen = alen - 1;
 		return 0;
 	case M_A:
 	case M_MX:
-		if (strip_dual_cidr(arg, &alen, &t->cidr4, &t->cidr6, 1, 1) != 0)
+		if (strip_dual_cidr(arg, &alen, &t->cidr4, &t->cidr6, 1, 1) != 0 ||
+		    term_spec(t, arg, alen) != 0)
 			goto bad;
-		if (alen == 0)
-			return 0;
-		if (arg[0] != ':' || domain_spec_syntax(arg + 1, alen - 1) != 0)
-			goto bad;
-		t->spec = arg + 1;
-		t->speclen = alen - 1;
 		return 0;
 	case M_PTR:
-		if (alen == 0)
-			return 0;
-		if (arg[0] != ':' || domain_spec_syntax(arg + 1, alen - 1) != 0)
+		if (term_spec(t, arg, alen) != 0)
 			goto bad;
-		t->spec = arg + 1;
-		t->speclen = alen - 1;
 		return 0;
 	case M_IP4:
 		if (alen < 2 || arg[0] != ':' ||

@@ -92,6 +92,93 @@ struct eval {
 /* Results of the internal evaluation steps. */
 #define R_NOMATCH	(-1)
 
+/* ------------------------------------------------------- bounded strings */
+
+void
+spf_buf_init(struct spf_buf *b, char *buf, size_t size)
+{
+	b->s = buf;
+	b->size = size;
+	b->len = 0;
+	b->overflow = 0;
+	if (size > 0)
+		buf[0] = '\0';
+	else
+		b->overflow = 1;
+}
+
+int
+spf_buf_add(struct spf_buf *b, const char *s, size_t len)
+{
+	if (b->size == 0 || len >= b->size - b->len) {
+		b->overflow = 1;
+		return -1;
+	}
+	memcpy(b->s + b->len, s, len);
+	b->len += len;
+	b->s[b->len] = '\0';
+	return 0;
+}
+
+int
+spf_buf_addc(struct spf_buf *b, char c)
+{
+	return spf_buf_add(b, &c, 1);
+}
+
+int
+spf_buf_adds(struct spf_buf *b, const char *s)
+{
+	return spf_buf_add(b, s, strlen(s));
+}
+
+int
+spf_buf_addf(struct spf_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	size_t room = b->size > b->len ? b->size - b->len : 0;
+	int n;
+
+	if (room == 0) {
+		b->overflow = 1;
+		return -1;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(b->s + b->len, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room) {
+		b->s[b->len] = '\0';	/* take back the part that fit */
+		b->overflow = 1;
+		return -1;
+	}
+	b->len += (size_t)n;
+	return 0;
+}
+
+void
+spf_buf_truncate(struct spf_buf *b, size_t len)
+{
+	if (len < b->len) {
+		b->len = len;
+		b->s[len] = '\0';
+	}
+}
+
+int
+spf_strlcpy_exact(char *buf, const char *s, size_t size)
+{
+	size_t n = strlen(s);
+
+	if (size == 0)
+		return -1;
+	if (n >= size) {
+		buf[0] = '\0';
+		return -1;
+	}
+	memcpy(buf, s, n + 1);
+	return 0;
+}
+
 /* ------------------------------------------------------------- small helpers */
 
 const char *

@@ -175,6 +175,38 @@ void spf_check(const struct spf_request *req, const struct spf_resolver *res,
 #define SPF_MAX_MX_NAMES	10
 #define SPF_MAX_PTR_NAMES	10
 
+/* ------------------------------------------------------- bounded strings */
+
+/*
+ * The one way the product builds text of bounded length: a buffer of the
+ * caller's, filled piece by piece.  A piece that does not fit entirely is
+ * not written at all, and the buffer is marked overflowed for good; the
+ * text stays NUL-terminated and holds every piece that fit.  Nothing is
+ * ever cut silently: the caller looks at overflow and decides (fail,
+ * refuse, or mark the text as cut where a cut is harmless, as in a log).
+ */
+struct spf_buf {
+	char *s;
+	size_t size;		/* bytes at s, the NUL included */
+	size_t len;
+	int overflow;		/* a piece did not fit */
+};
+
+/* Start B on BUF of SIZE bytes (SIZE >= 1), empty. */
+void spf_buf_init(struct spf_buf *b, char *buf, size_t size);
+/* Append LEN bytes of S (no NUL among them); 0, or -1 when they do not
+ * fit (then nothing is appended). */
+int spf_buf_add(struct spf_buf *b, const char *s, size_t len);
+int spf_buf_addc(struct spf_buf *b, char c);
+int spf_buf_adds(struct spf_buf *b, const char *s);
+int spf_buf_addf(struct spf_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Back to LEN bytes (LEN <= b->len); the overflow mark stays. */
+void spf_buf_truncate(struct spf_buf *b, size_t len);
+/* Copy S into BUF of SIZE bytes; 0, or -1 (BUF empty) when S does not
+ * fit.  For fixed fields where a shorter string would mean another name. */
+int spf_strlcpy_exact(char *buf, const char *s, size_t size);
+
 /* Helpers shared with the milter and the tests. */
 
 /* 1 if NAME is a syntactically valid domain for SPF (RFC 7208 4.3):

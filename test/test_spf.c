@@ -822,6 +822,49 @@ test_round_trips(void **state)
 	    2);
 }
 
+/* ------------------------------------------------------ bounded strings */
+
+static void
+test_buf(void **state)
+{
+	char mem[8], big[16];
+	struct spf_buf b;
+
+	(void)state;
+	spf_buf_init(&b, mem, sizeof(mem));
+	assert_string_equal(b.s, "");
+	assert_int_equal(spf_buf_adds(&b, "abc"), 0);
+	assert_int_equal(spf_buf_addc(&b, '.'), 0);
+	assert_int_equal(spf_buf_addf(&b, "%d", 12), 0);
+	assert_string_equal(mem, "abc.12");
+	assert_int_equal(b.len, 6);
+	assert_false(b.overflow);
+	/* "xy" does not fit in the one byte left: nothing of it is written */
+	assert_int_equal(spf_buf_adds(&b, "xy"), -1);
+	assert_true(b.overflow);
+	assert_string_equal(mem, "abc.12");
+	/* a printf piece that does not fit is taken back whole */
+	spf_buf_init(&b, mem, sizeof(mem));
+	assert_int_equal(spf_buf_adds(&b, "abcde"), 0);
+	assert_int_equal(spf_buf_addf(&b, "%s", "fgh"), -1);
+	assert_string_equal(mem, "abcde");
+	assert_true(b.overflow);
+	/* exactly full: 7 bytes and the NUL */
+	spf_buf_init(&b, mem, sizeof(mem));
+	assert_int_equal(spf_buf_adds(&b, "1234567"), 0);
+	assert_false(b.overflow);
+	assert_int_equal(spf_buf_addc(&b, '8'), -1);
+	spf_buf_truncate(&b, 3);
+	assert_string_equal(mem, "123");
+	assert_true(b.overflow);	/* the mark stays */
+	/* a copy that would be shorter than its source is refused */
+	assert_int_equal(spf_strlcpy_exact(big, "example.org", sizeof(big)), 0);
+	assert_string_equal(big, "example.org");
+	assert_int_equal(spf_strlcpy_exact(big, "sub.evil.example.org",
+	    sizeof(big)), -1);
+	assert_string_equal(big, "");
+}
+
 int
 main(void)
 {
@@ -849,6 +892,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_binary_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_trips, setup, teardown),
+		cmocka_unit_test(test_buf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

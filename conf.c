@@ -16,12 +16,14 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -39,6 +41,8 @@ struct parse {
 	unsigned line;		/* 0 while applying command-line overrides */
 	char *raw;		/* the current line as read */
 	size_t rawcap;
+	size_t bytes;		/* read so far */
+	int read_error;		/* errno of a failed read, 0 if none */
 	unsigned *seen;		/* per key: line that set it, 0 if none */
 };
 
@@ -1597,6 +1601,50 @@ check_line(struct parse *p, char **start)
 	return (int)n;
 }
 
+/*
+ * One line of the file, read by hand: getline() would grow its buffer
+ * without bound on an endless line.  Returns the length, or -1 at the
+ * end of the file or on an error (p->read_error set: too big, out of
+ * memory, or the stream's own error).
+ */
+static ssize_t
+read_line(struct parse *p)
+{
+	size_t len = 0;
+	char *nb;
+	int ch;
+
+	for (;;) {
+		if ((ch = getc(p->in)) == EOF)
+			break;
+		if (++p->bytes > CONF_FILE_MAX) {
+			p->read_error = EFBIG;
+			return -1;
+		}
+		if (len + 2 > p->rawcap) {
+			size_t cap = p->rawcap ? p->rawcap * 2 : 256;
+
+			if ((nb = realloc(p->raw, cap)) == NULL) {
+				p->read_error = ENOMEM;
+				return -1;
+			}
+			p->raw = nb;
+			p->rawcap = cap;
+		}
+		p->raw[len++] = (char)ch;
+		if (ch == '\n')
+			break;
+	}
+	if (ferror(p->in)) {
+		p->read_error = errno != 0 ? errno : EIO;
+		return -1;
+	}
+	if (len == 0)
+		return -1;
+	p->raw[len] = '\0';
+	return (ssize_t)len;
+}
+
 static char *
 reader(char *str, int num, void *stream)
 {
@@ -1605,7 +1653,7 @@ reader(char *str, int num, void *stream)
 	char *start;
 	int n;
 
-	if ((len = getline(&p->raw, &p->rawcap, p->in)) < 0)
+	if ((len = read_line(p)) < 0)
 		return NULL;
 	p->line++;
 	if (p->line == 1 && strncmp(p->raw, "\xef\xbb\xbf", 3) == 0) {
@@ -1623,18 +1671,94 @@ reader(char *str, int num, void *stream)
 	return str;
 }
 
+static const char *
+file_kind(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO (named pipe)";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "not a regular file";
+}
+
+static void
+file_error(struct parse *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* An error about the file as a whole: "PATH: message". */
+static void
+file_error(struct parse *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->nerrors++;
+	if (p->errors == NULL)
+		return;
+	fprintf(p->errors, "%s: ", p->path);
+	va_start(ap, fmt);
+	vfprintf(p->errors, fmt, ap);
+	va_end(ap);
+	fputc('\n', p->errors);
+}
+
+/*
+ * Open the file for reading without ever blocking: O_NONBLOCK, so that a
+ * FIFO put at the path cannot hang the reload thread in open(), and then
+ * only a regular file of at most CONF_FILE_MAX bytes is read.
+ */
+static FILE *
+open_file(struct parse *p)
+{
+	struct stat st;
+	FILE *f;
+	int fd, flags;
+
+	if ((fd = open(p->path, O_RDONLY | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC)) == -1) {
+		file_error(p, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0) {
+		file_error(p, "cannot read: %s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		file_error(p, "cannot read: %s, not a regular file",
+		    file_kind(st.st_mode));
+		close(fd);
+		return NULL;
+	}
+	if (st.st_size > CONF_FILE_MAX) {
+		file_error(p, "cannot read: %lld bytes, more than a "
+		    "configuration file may have (%d)", (long long)st.st_size,
+		    CONF_FILE_MAX);
+		close(fd);
+		return NULL;
+	}
+	/* A regular file never blocks; back to plain reads. */
+	if ((flags = fcntl(fd, F_GETFL)) != -1)
+		(void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	if ((f = fdopen(fd, "r")) == NULL) {
+		file_error(p, "cannot read: %s", strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
 static void
 read_file(struct parse *p)
 {
 	int rc;
 
-	if ((p->in = fopen(p->path, "r")) == NULL) {
-		p->nerrors++;
-		if (p->errors != NULL)
-			fprintf(p->errors, "%s: cannot open: %s\n", p->path,
-			    strerror(errno));
+	if ((p->in = open_file(p)) == NULL)
 		return;
-	}
 	errno = 0;
 	rc = ini_parse_stream(reader, p, handler, p);
 	if (rc == -2)
@@ -1643,12 +1767,11 @@ read_file(struct parse *p)
 		p->line = (unsigned)rc;
 		perr(p, "cannot parse this line");
 	}
-	if (ferror(p->in)) {
-		p->nerrors++;
-		if (p->errors != NULL)
-			fprintf(p->errors, "%s: cannot read: %s\n", p->path,
-			    strerror(errno));
-	}
+	if (p->read_error == EFBIG)
+		file_error(p, "cannot read: the file grew beyond %d bytes "
+		    "while it was read", CONF_FILE_MAX);
+	else if (p->read_error != 0)
+		file_error(p, "cannot read: %s", strerror(p->read_error));
 	fclose(p->in);
 	free(p->raw);
 	p->raw = NULL;

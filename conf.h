@@ -75,6 +75,10 @@ struct conf_reply {
 
 #define CONF_MAX_DNS_SERVERS	6	/* DNS_MAX_SERVERS: one udns context */
 #define CONF_REPLY_TEXT_MAX	400	/* bytes of a configured text */
+/* A configuration file is a regular file of at most this many bytes:
+ * a hundred times what a file with every parameter and long lists needs,
+ * and a bound on what a reload reads into memory. */
+#define CONF_FILE_MAX		(1024 * 1024)
 
 struct conf {
 	/* The file it was loaded from (as given), for log messages. */

@@ -104,7 +104,15 @@ if [ "${tools#*spf-milter}" != "$tools" ]; then
 	rc=$?
 	[ "$rc" -eq 1 ] && grep -qxF 'does-not-exist.conf: cannot open: No such file or directory' "$err" ||
 		fail "spf-milter -t -c does-not-exist.conf: exit $rc, $(cat "$err")"
-	checked=$((checked + 3))
+	# a FIFO at the path is refused at once, never waited on
+	fifo=$(mktemp -u /tmp/spf-milter-fifo.XXXXXX)
+	mkfifo "$fifo"
+	timeout 10 "$bin" -t -c "$fifo" >"$out" 2>"$err"
+	rc=$?
+	rm -f "$fifo"
+	[ "$rc" -eq 1 ] && grep -qxF "$fifo: cannot read: a FIFO (named pipe), not a regular file" "$err" ||
+		fail "spf-milter -t -c FIFO: exit $rc, $(cat "$err")"
+	checked=$((checked + 4))
 fi
 
 if [ "$failed" -gt 0 ]; then

@@ -33,13 +33,14 @@ done
 
 # --- the defaults the code uses ------------------------------------------
 # hostname and authserv_id default to the host's name: documented as empty
-"$tool" /dev/null | sed -e 's/^hostname = .*/hostname =/' \
+: >"$tmp/empty.conf"	# only regular files are read
+"$tool" "$tmp/empty.conf" | sed -e 's/^hostname = .*/hostname =/' \
     -e 's/^authserv_id = .*/authserv_id =/' >"$tmp/defaults"
 "$tool" -k >"$tmp/keys"
 # the binary, when it has -t, must print the same defaults
 bin=${SPF_MILTER:-$top/spf-milter}
 if [ -x "$bin" ] && "$bin" -h 2>&1 | grep -q -- '-t'; then
-	"$bin" -t -c /dev/null -p inet:8894@127.0.0.1 |
+	"$bin" -t -c "$tmp/empty.conf" -p inet:8894@127.0.0.1 |
 	    sed -e 's/^socket = .*/socket =/' -e 's/^hostname = .*/hostname =/' \
 	    -e 's/^authserv_id = .*/authserv_id =/' >"$tmp/bin-defaults"
 	diff -u "$tmp/defaults" "$tmp/bin-defaults" ||

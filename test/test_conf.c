@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../conf.h"
@@ -150,7 +151,77 @@ test_missing_file(void **state)
 	setvbuf(err, NULL, _IONBF, 0);
 	assert_null(conf_load("/", err));
 	fclose(err);
-	assert_string_equal(errbuf, "/: cannot read: Is a directory\n");
+	assert_string_equal(errbuf,
+	    "/: cannot read: a directory, not a regular file\n");
+}
+
+/* Only a regular file of bounded size is read, and nothing can block. */
+static void
+test_file_kinds(void **state)
+{
+	char dir[] = "/tmp/test_conf.XXXXXX", path[64], big[80];
+	FILE *err, *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	/* Before the fix, fopen() of a FIFO without a writer hung: the
+	 * alarm turns a hang into a failure. */
+	alarm(10);
+	memset(errbuf, 0, sizeof errbuf);
+	err = fmemopen(errbuf, sizeof errbuf, "w");
+	setvbuf(err, NULL, _IONBF, 0);
+	assert_null(conf_load(path, err));
+	fclose(err);
+	alarm(0);
+	assert_non_null(strstr(errbuf, "/fifo: cannot read: a FIFO (named "
+	    "pipe), not a regular file\n"));
+	unlink(path);
+
+	memset(errbuf, 0, sizeof errbuf);
+	err = fmemopen(errbuf, sizeof errbuf, "w");
+	setvbuf(err, NULL, _IONBF, 0);
+	assert_null(conf_load("/dev/zero", err));
+	fclose(err);
+	assert_string_equal(errbuf, "/dev/zero: cannot read: a character "
+	    "device, not a regular file\n");
+
+	/* One byte over the limit (sparse: no disk used). */
+	snprintf(big, sizeof big, "%s/big.conf", dir);
+	f = fopen(big, "w");
+	assert_non_null(f);
+	assert_int_equal(ftruncate(fileno(f), CONF_FILE_MAX + 1), 0);
+	fclose(f);
+	memset(errbuf, 0, sizeof errbuf);
+	err = fmemopen(errbuf, sizeof errbuf, "w");
+	setvbuf(err, NULL, _IONBF, 0);
+	assert_null(conf_load(big, err));
+	fclose(err);
+	assert_non_null(strstr(errbuf, "big.conf: cannot read: 1048577 "
+	    "bytes, more than a configuration file may have (1048576)\n"));
+
+	/* Exactly at the limit: one long comment line and a socket. */
+	f = fopen(big, "w");
+	assert_non_null(f);
+	fputs("socket = inet:1@127.0.0.1\n#", f);
+	while (ftell(f) < CONF_FILE_MAX - 1)
+		fputc('x', f);
+	fputc('\n', f);
+	assert_int_equal(ftell(f), CONF_FILE_MAX);
+	fclose(f);
+	memset(errbuf, 0, sizeof errbuf);
+	err = fmemopen(errbuf, sizeof errbuf, "w");
+	setvbuf(err, NULL, _IONBF, 0);
+	{
+		struct conf *c = conf_load(big, err);
+
+		assert_non_null(c);
+		conf_unref(c);
+	}
+	fclose(err);
+	unlink(big);
+	rmdir(dir);
 }
 
 /* ------------------------------------------------------------- socket */
@@ -900,6 +971,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_file_kinds),
 		cmocka_unit_test(test_socket),
 		cmocka_unit_test(test_socket_errors),
 		cmocka_unit_test(test_socket_mode_user),

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -1608,18 +1609,99 @@ run_milter(const struct conf *c)
 	return rc;
 }
 
+static const char *
+file_kind(mode_t m)
+{
+	if (S_ISREG(m))
+		return "a regular file";
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO (named pipe)";
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return "a device";
+	return "not a socket";
+}
+
+/*
+ * Make the path of a unix socket free for us, or say why it is not.
+ * libmilter's smfi_opensocket(1) unlinks whatever is there, so a second
+ * instance started by mistake would take the live socket of the first
+ * away.  A socket something still listens on is refused; a socket
+ * nobody listens on (left by a crash) is removed; anything else at the
+ * path is named and left alone.  0: free; -1: refused (logged).
+ */
+static int
+claim_unix_socket(const char *path)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		logmsg(LOG_ERR, "socket %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		logmsg(LOG_ERR, "socket %s: the path is %s, not a socket; "
+		    "remove it or choose another socket", path,
+		    file_kind(st.st_mode));
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		logmsg(LOG_ERR, "socket %s: path too long", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		logmsg(LOG_ERR, "socket: %s", strerror(errno));
+		return -1;
+	}
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	if (rc == 0 || errno == EAGAIN) {
+		/* EAGAIN: a listener whose backlog is full is alive too. */
+		logmsg(LOG_ERR, "socket %s: another process is listening on "
+		    "it (a second spf-milter?); not taking it over", path);
+		return -1;
+	}
+	if (errno != ECONNREFUSED) {
+		logmsg(LOG_ERR, "socket %s: cannot tell whether it is in use: "
+		    "%s", path, strerror(errno));
+		return -1;
+	}
+	if (unlink(path) != 0 && errno != ENOENT) {
+		logmsg(LOG_ERR, "socket %s: cannot remove the stale socket: "
+		    "%s", path, strerror(errno));
+		return -1;
+	}
+	logmsg(LOG_INFO, "socket %s: removed a stale socket nobody listened "
+	    "on", path);
+	return 0;
+}
+
 static int
 listen_and_serve(const struct conf *c, const struct passwd *pw)
 {
 	char e[512];
 
+	if (strncmp(c->socket, "unix:", 5) == 0 &&
+	    claim_unix_socket(c->socket + 5) != 0)
+		return SPF_MILTER_EXIT_RUNTIME;
 	if (smfi_setconn(c->socket) != MI_SUCCESS ||
 	    smfi_register(milter) != MI_SUCCESS) {
 		logmsg(LOG_ERR, "libmilter refused socket %s",
 		    esc(c->socket, e, sizeof(e)));
 		return SPF_MILTER_EXIT_RUNTIME;
 	}
-	if (smfi_opensocket(1) != MI_SUCCESS) {
+	/* 0: never unlink; claim_unix_socket() cleared the path. */
+	if (smfi_opensocket(0) != MI_SUCCESS) {
 		logmsg(LOG_ERR, "cannot open socket %s",
 		    esc(c->socket, e, sizeof(e)));
 		return SPF_MILTER_EXIT_RUNTIME;

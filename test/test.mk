@@ -142,8 +142,14 @@ test-milter-asan: test/spf-milter-asan
 test-postfix: spf-milter
 	PYTHON=$(PYTHON) sh test/run-postfix-test.sh || [ $$? -eq 77 ]
 
+# test-socket: one instance per unix socket; stale and foreign files at
+# the socket path.
+.PHONY: test-socket
+test-socket: spf-milter
+	PYTHON=$(PYTHON) sh test/run-socket-tests.sh
+
 TESTS     += test-milter-unit test-milter test-milter-valgrind \
-	test-milter-asan test-postfix
+	test-milter-asan test-postfix test-socket
 TEST_BINS += test/spf-milter-dyn test/spf-milter-asan test/test_milter
 
 # ---- cross builds under qemu-user, fuzzing, sanitizers ----------------

@@ -42,16 +42,19 @@
 #define T_SOA		6
 #define C_IN		1
 #define MAX_CNAME_HOPS	8	/* a chain longer than this is a loop */
-#define MAX_IN_FLIGHT	64	/* bounds the poll set */
+/* Questions sent at once; bounds the poll set.  More wait in a queue
+ * and go out as answers make room, under the same deadline. */
+#define MAX_IN_FLIGHT	64
 #define MAX_ANSWER	(256 * 1024)	/* bytes of one parsed answer */
 
 enum tcp_phase { TCP_CONNECT, TCP_WRITE, TCP_READLEN, TCP_READBODY };
 
-/* One question in flight. */
+/* One question, waiting to be sent or in flight. */
 struct dq {
 	struct dns *d;
 	struct spf_query *q;
-	struct dq *next, *prev;
+	struct dq *next, *prev;		/* in d->flight or d->waiting */
+	int queued;			/* in d->waiting: not sent yet */
 	struct dns_query *uq;		/* while udns has it */
 	unsigned char dn[DNS_MAXDN];	/* the name in wire form */
 	uint64_t start;			/* microseconds, monotonic */
@@ -69,13 +72,19 @@ struct dq {
 	size_t inlen, inoff;
 };
 
+/* A list of questions, in the order they were added. */
+struct dqlist {
+	struct dq *head, *tail;
+	unsigned n;
+};
+
 struct dns {
 	struct dns_ctx *ctx;
 	int udpfd;
 	unsigned timeout_ms;
 	uint64_t deadline;		/* microseconds, monotonic; 0: unset */
-	struct dq *head;		/* questions in flight */
-	unsigned inflight;
+	struct dqlist flight;		/* sent, at most MAX_IN_FLIGHT */
+	struct dqlist waiting;		/* not sent yet, first come first */
 	uint16_t nextid;		/* for TCP questions */
 	struct dns_cache *cache;	/* shared with other threads, or NULL */
 };
@@ -764,14 +773,30 @@ cache_put(struct dns_cache *c, const char *name, unsigned type,
 static struct spf_answer no_memory = { .status = SPF_DNS_SERVFAIL };
 
 static void
-link_dq(struct dns *d, struct dq *x)
+dq_append(struct dqlist *l, struct dq *x)
 {
-	x->prev = NULL;
-	x->next = d->head;
-	if (d->head != NULL)
-		d->head->prev = x;
-	d->head = x;
-	d->inflight++;
+	x->next = NULL;
+	x->prev = l->tail;
+	if (l->tail != NULL)
+		l->tail->next = x;
+	else
+		l->head = x;
+	l->tail = x;
+	l->n++;
+}
+
+static void
+dq_unlink(struct dqlist *l, struct dq *x)
+{
+	if (x->prev != NULL)
+		x->prev->next = x->next;
+	else
+		l->head = x->next;
+	if (x->next != NULL)
+		x->next->prev = x->prev;
+	else
+		l->tail = x->prev;
+	l->n--;
 }
 
 /* Release everything X holds and forget it; its query keeps its answer. */
@@ -790,13 +815,7 @@ forget(struct dq *x)
 		close(x->fd);
 	free(x->in);
 	free(x->last);
-	if (x->prev != NULL)
-		x->prev->next = x->next;
-	else
-		d->head = x->next;
-	if (x->next != NULL)
-		x->next->prev = x->prev;
-	d->inflight--;
+	dq_unlink(x->queued ? &d->waiting : &d->flight, x);
 	if (x->q != NULL)
 		x->q->priv = NULL;
 	free(x);
@@ -817,12 +836,15 @@ finish(struct dq *x, struct spf_answer *a)
 	forget(x);
 }
 
-/* Everything still in flight when the deadline passes times out. */
+/* Everything still open when the deadline passes times out, the
+ * questions never sent included: the deadline, not our queue, ends them. */
 static void
 expire_all(struct dns *d)
 {
-	while (d->head != NULL)
-		finish(d->head, status_answer(SPF_DNS_TIMEOUT, 0));
+	while (d->waiting.head != NULL)
+		finish(d->waiting.head, status_answer(SPF_DNS_TIMEOUT, 0));
+	while (d->flight.head != NULL)
+		finish(d->flight.head, status_answer(SPF_DNS_TIMEOUT, 0));
 }
 
 /* ---------------------------------------------------------------- TCP */
@@ -999,6 +1021,50 @@ udns_done(struct dns_ctx *ctx, void *result, void *data)
 		finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
 }
 
+/* ---------------------------------------------------------------- sending */
+
+/* Hand X's question to udns (it goes out on udns's next timer run). */
+static void
+send_udp(struct dq *x)
+{
+	struct dns *d = x->d;
+
+	if (d->udpfd < 0 && (d->udpfd = dns_open(d->ctx)) < 0) {
+		/* udns must not be asked with its socket closed */
+		finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
+		return;
+	}
+	x->uq = dns_submit_dn(d->ctx, x->dn, DNS_C_IN, x->q->type, DNS_NOSRCH,
+	    parse_nothing, udns_done, x);
+	if (x->uq == NULL)
+		finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
+}
+
+/*
+ * Send waiting questions, oldest first, while fewer than MAX_IN_FLIGHT
+ * are out and the deadline has not passed.  Called outside udns's
+ * callbacks only.  Each round moves at least one question, so it ends.
+ */
+static void
+send_waiting(struct dns *d)
+{
+	while (d->waiting.head != NULL && d->flight.n < MAX_IN_FLIGHT &&
+	    now_usec() < d->deadline) {
+		while (d->waiting.head != NULL &&
+		    d->flight.n < MAX_IN_FLIGHT) {
+			struct dq *x = d->waiting.head;
+
+			dq_unlink(&d->waiting, x);
+			x->queued = 0;
+			dq_append(&d->flight, x);
+			send_udp(x);
+		}
+		/* send them now, so a batch is in flight together; a
+		 * failed send finishes its question here and makes room */
+		dns_timeouts(d->ctx, -1, 0);
+	}
+}
+
 /* ---------------------------------------------------------------- waiting */
 
 /* Wait at most MS for something to happen and handle it. */
@@ -1015,7 +1081,7 @@ poll_once(struct dns *d, int ms)
 	pfd[0].fd = d->udpfd;
 	pfd[0].events = POLLIN;
 	who[0] = NULL;
-	for (struct dq *x = d->head; x != NULL && n <= MAX_IN_FLIGHT;
+	for (struct dq *x = d->flight.head; x != NULL && n <= MAX_IN_FLIGHT;
 	    x = x->next) {
 		if (x->fd == -1)
 			continue;
@@ -1024,14 +1090,15 @@ poll_once(struct dns *d, int ms)
 		    x->phase == TCP_WRITE ? POLLOUT : POLLIN;
 		who[n++] = x;
 	}
-	if (poll(pfd, (nfds_t)n, ms) <= 0)
-		return;
-	if (pfd[0].revents != 0)
-		dns_ioevent(d->ctx, 0);
-	/* udns only finishes questions still on UDP, none of those below */
-	for (int i = 1; i < n; i++)
-		if (pfd[i].revents != 0)
-			tcp_step(who[i]);
+	if (poll(pfd, (nfds_t)n, ms) > 0) {
+		if (pfd[0].revents != 0)
+			dns_ioevent(d->ctx, 0);
+		/* udns only finishes questions still on UDP, none below */
+		for (int i = 1; i < n; i++)
+			if (pfd[i].revents != 0)
+				tcp_step(who[i]);
+	}
+	send_waiting(d);
 }
 
 static void
@@ -1056,8 +1123,9 @@ res_submit(void *ctx, struct spf_query *q)
 	x->q = q;
 	x->fd = -1;
 	x->start = now_usec();
+	x->queued = 1;
 	q->priv = x;
-	link_dq(d, x);
+	dq_append(&d->waiting, x);
 	if (name_to_wire(q->name, x->dn, sizeof(x->dn)) == -1) {
 		/* no such name can exist in the DNS */
 		finish(x, status_answer(SPF_DNS_NXDOMAIN, 0));
@@ -1067,24 +1135,7 @@ res_submit(void *ctx, struct spf_query *q)
 		finish(x, status_answer(SPF_DNS_TIMEOUT, 0));
 		return;
 	}
-	if (d->udpfd < 0 && (d->udpfd = dns_open(d->ctx)) < 0) {
-		/* udns must not be asked with its socket closed */
-		finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
-		return;
-	}
-	if (d->inflight > MAX_IN_FLIGHT) {
-		/* the evaluator never asks this much at once: refuse */
-		finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
-		return;
-	}
-	x->uq = dns_submit_dn(d->ctx, x->dn, DNS_C_IN, q->type, DNS_NOSRCH,
-	    parse_nothing, udns_done, x);
-	if (x->uq == NULL) {
-		finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
-		return;
-	}
-	/* send it now, so a batch of questions is in flight together */
-	dns_timeouts(d->ctx, -1, 0);
+	send_waiting(d);
 }
 
 /*
@@ -1178,10 +1229,13 @@ spf_dns_free(struct dns *d)
 {
 	if (d == NULL)
 		return;
-	while (d->head != NULL) {
+	while (d->waiting.head != NULL || d->flight.head != NULL) {
+		struct dq *x = d->waiting.head != NULL ? d->waiting.head :
+		    d->flight.head;
+
 		/* its query may be gone already: do not touch it */
-		d->head->q = NULL;
-		forget(d->head);
+		x->q = NULL;
+		forget(x);
 	}
 	if (d->ctx != NULL)
 		dns_free(d->ctx);
@@ -1195,7 +1249,7 @@ dns_deadline(struct dns *d, unsigned ms)
 	/* A fresh socket, so a fresh random source port, for each
 	 * evaluation: with udns's random IDs, 32 bits an off-path forger
 	 * must guess instead of 16 (a thread's context lives long). */
-	if (d->head == NULL && dns_active(d->ctx) == 0) {
+	if (d->flight.head == NULL && dns_active(d->ctx) == 0) {
 		dns_close(d->ctx);
 		d->udpfd = dns_open(d->ctx);
 	}

@@ -52,6 +52,12 @@ zone=$tmp/test.zone
 	for i in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
 		printf '%s\n' "p$i.test.example A 192.0.2.$i"
 	done
+	# more names than questions fit in flight at once
+	i=0
+	while [ "$i" -lt 200 ]; do
+		printf '%s\n' "w$i.test.example A 198.51.100.$i"
+		i=$((i + 1))
+	done
 } > "$zone"
 
 start() {
@@ -84,7 +90,8 @@ DNS_TEST_SLOW=$(cut -d' ' -f1 "$tmp/slow.port")
 DNS_TEST_V6=$(cut -d' ' -f1 "$tmp/v6.port")
 DNS_TEST_TRUNC_LOG=$tmp/trunc.log
 DNS_TEST_PLAIN_LOG=$tmp/plain.log
+DNS_TEST_SLOW_LOG=$tmp/slow.log
 export DNS_TEST_PLAIN DNS_TEST_TRUNC DNS_TEST_SLOW DNS_TEST_V6 \
-    DNS_TEST_TRUNC_LOG DNS_TEST_PLAIN_LOG
+    DNS_TEST_TRUNC_LOG DNS_TEST_PLAIN_LOG DNS_TEST_SLOW_LOG
 # shellcheck disable=SC2086
 $RUN "$TEST"

@@ -787,6 +787,110 @@ test_parallel(void **state)
 	spf_dns_free(d);
 }
 
+/* The most questions for w*.test.example the slow server received within
+ * WINDOW_MS of each other (its log: "TIME NAME TYPE PROTO"), each name
+ * counted the first time only (udns may send a question again), or -1. */
+static int
+most_at_once(unsigned window_ms)
+{
+	const char *path = getenv("DNS_TEST_SLOW_LOG");
+	static double t[1000];
+	static char seen[1000];
+	char line[512], name[300];
+	int n = 0, most = 0, w;
+	FILE *f;
+
+	if (path == NULL || (f = fopen(path, "r")) == NULL)
+		return -1;
+	memset(seen, 0, sizeof(seen));
+	while (n < 1000 && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "%lf w%d.test.example", &t[n], &w) == 2 &&
+		    w >= 0 && w < 1000 && !seen[w]) {
+			seen[w] = 1;
+			n++;
+		}
+	fclose(f);
+	for (int i = 0, j = 0; j < n; j++) {
+		while (t[j] - t[i] > window_ms / 1000.0)
+			i++;
+		if (j - i + 1 > most)
+			most = j - i + 1;
+	}
+	return most;
+}
+
+static void
+test_many_at_once(void **state)
+{
+	enum { N = 200, CAP = 64 };
+	struct dns *d;
+	struct spf_resolver r;
+	static struct spf_query qs[N];
+	uint64_t t0, took;
+	int most;
+
+	(void)state;
+	NEED_SERVERS();
+	assert_non_null(d = resolver_at("DNS_TEST_SLOW", 5000));
+	dns_resolver(d, &r);
+	dns_deadline(d, 0);
+	t0 = msec();
+	for (int i = 0; i < N; i++) {
+		memset(&qs[i], 0, sizeof(qs[i]));
+		snprintf(qs[i].name, sizeof(qs[i].name), "w%d.test.example", i);
+		qs[i].type = SPF_T_A;
+		r.submit(r.ctx, &qs[i]);
+	}
+	for (int i = 0; i < N; i++)
+		await_answer(&r, &qs[i]);
+	took = msec() - t0;
+	/* every one answered by the server, none by a limit of ours */
+	for (int i = 0; i < N; i++) {
+		if (qs[i].answer->status != SPF_DNS_OK)
+			fail_msg("%s: %s", qs[i].name,
+			    dns_status_name(qs[i].answer->status));
+		assert_int_equal(qs[i].answer->count, 1);
+		assert_int_equal(qs[i].answer->rr[0].data[3], i);
+		r.drop(r.ctx, &qs[i]);
+	}
+	/* and never more than the cap out at once (an answer takes 100 ms) */
+	most = most_at_once(90);
+	printf("# %d questions at once, every answer delayed 100 ms: %llu ms,"
+	    " at most %d in flight\n", N, (unsigned long long)took, most);
+	assert_in_range(most, 1, CAP);
+	/* a deadline that passes with questions still waiting: those are
+	 * answered TIMEOUT with the rest and never sent (the queue is first
+	 * come first served: the last one is never sent in 150 ms, as no
+	 * answer comes in less than 100) */
+	{
+		const char *last = " w199.test.example A udp";
+		int before = logged("DNS_TEST_SLOW_LOG", last), timeouts = 0;
+
+		dns_deadline(d, 150);
+		for (int i = 0; i < N; i++) {
+			memset(&qs[i], 0, sizeof(qs[i]));
+			snprintf(qs[i].name, sizeof(qs[i].name),
+			    "w%d.test.example", i);
+			qs[i].type = SPF_T_A;
+			r.submit(r.ctx, &qs[i]);
+		}
+		for (int i = 0; i < N; i++)
+			await_answer(&r, &qs[i]);
+		for (int i = 0; i < N; i++) {
+			if (qs[i].answer->status == SPF_DNS_TIMEOUT)
+				timeouts++;
+			else if (qs[i].answer->status != SPF_DNS_OK)
+				fail_msg("%s: %s", qs[i].name,
+				    dns_status_name(qs[i].answer->status));
+			r.drop(r.ctx, &qs[i]);
+		}
+		assert_true(timeouts >= N - 2 * CAP);
+		usleep(200000);		/* the server's log catches up */
+		assert_int_equal(logged("DNS_TEST_SLOW_LOG", last), before);
+	}
+	spf_dns_free(d);
+}
+
 static void
 test_drop_in_flight(void **state)
 {
@@ -1083,6 +1187,7 @@ main(void)
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_parallel),
+		cmocka_unit_test(test_many_at_once),
 		cmocka_unit_test(test_drop_in_flight),
 		cmocka_unit_test(test_servers),
 		cmocka_unit_test(test_cache),

@@ -13,6 +13,9 @@
  *  - every reply is parsed here, from the raw packet the debug hook sees,
  *    so NXDOMAIN and NODATA stay apart and negative answers keep the SOA's
  *    negative TTL;
+ *  - CNAME chains followed through the answer however long, and asked
+ *    again where an answer stops short of the records;
+ *  - questions beyond what is sent at once wait their turn;
  *  - an optional cache of answers, shared by the threads' resolvers.
  * All data from the network is hostile: every length is checked against
  * the packet, names are decompressed with backward pointers only, and an
@@ -41,11 +44,15 @@
 #define T_CNAME		5
 #define T_SOA		6
 #define C_IN		1
-#define MAX_CNAME_HOPS	8	/* a chain longer than this is a loop */
 /* Questions sent at once; bounds the poll set.  More wait in a queue
  * and go out as answers make room, under the same deadline. */
 #define MAX_IN_FLIGHT	64
 #define MAX_ANSWER	(256 * 1024)	/* bytes of one parsed answer */
+/* Questions asked again for one CNAME chain that answers stop short of
+ * (see positive()): a chain served one hop per answer is followed as far
+ * as pyspf follows any chain (10 CNAMEs), and one served by recursive
+ * servers, which follow 8 to 16 hops per answer, much further. */
+#define MAX_CHAIN_QUERIES	10
 
 enum tcp_phase { TCP_CONNECT, TCP_WRITE, TCP_READLEN, TCP_READBODY };
 
@@ -62,6 +69,9 @@ struct dq {
 	struct sockaddr_storage srv;	/* who truncated it */
 	socklen_t srvlen;
 	struct spf_answer *last;	/* from the last UDP reply seen */
+	unsigned char chain[DNS_MAXDN];	/* its CNAME chain goes on there */
+	unsigned chain_queries;		/* asked again for the chain */
+	uint32_t chain_ttl;		/* the least TTL of the chain so far */
 	/* over TCP */
 	int fd;
 	enum tcp_phase phase;
@@ -404,6 +414,63 @@ negative_ttl(const struct pkt *pk, size_t off)
 	return 0;
 }
 
+/*
+ * The answer section, indexed once: where each record starts and a hash
+ * of its owner, so that following a CNAME chain looks at the records of
+ * each name only, and a chain of thousands of hops in a 64 KiB packet
+ * costs thousands of steps, not millions.
+ */
+struct arec {
+	uint32_t hash;
+	size_t off;
+};
+
+struct section {
+	struct arec *rec;
+	unsigned n;
+	unsigned ncname;		/* CNAME records among them */
+};
+
+static uint32_t
+dn_hash(const unsigned char *dn)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a over the lower-case name */
+
+	for (size_t i = 0; dn[i] != 0; i += dn[i] + 1)
+		for (unsigned k = 0; k <= dn[i]; k++) {
+			h ^= lower(dn[i + k]);
+			h *= 16777619u;
+		}
+	return h;
+}
+
+/* Index the answer section at OFF; -1 on bad data or without memory. */
+static int
+index_answers(const struct pkt *pk, size_t off, struct section *sec)
+{
+	unsigned n = get16(pk->p + 6);
+	struct rr rr;
+
+	/* a record takes at least 11 bytes: whatever the header claims */
+	if (n > pk->len / 11)
+		return -1;
+	sec->n = sec->ncname = 0;
+	if ((sec->rec = calloc(n ? n : 1, sizeof(*sec->rec))) == NULL)
+		return -1;
+	for (unsigned i = 0; i < n; i++) {
+		sec->rec[i].off = off;
+		if (next_rr(pk, &off, &rr) == -1) {
+			free(sec->rec);
+			return -1;
+		}
+		sec->rec[i].hash = dn_hash(rr.owner);
+		if (rr.type == T_CNAME && rr.class == C_IN)
+			sec->ncname++;
+	}
+	sec->n = n;
+	return 0;
+}
+
 struct scan {
 	unsigned count;
 	size_t datalen;
@@ -413,21 +480,25 @@ struct scan {
 };
 
 /*
- * Walk the answer section for records of TYPE owned by TARGET; with ANS,
- * copy them into it.  Notes a CNAME owned by TARGET.  -1 on bad data.
+ * Look at the records of SEC owned by TARGET: count those of TYPE (with
+ * ANS, copy them into it) and note a CNAME.  -1 on bad data.
  */
 static int
-scan_answers(const struct pkt *pk, size_t off, const unsigned char *target,
-    unsigned type, struct scan *s, struct spf_answer *ans)
+scan_answers(const struct pkt *pk, const struct section *sec,
+    const unsigned char *target, unsigned type, struct scan *s,
+    struct spf_answer *ans)
 {
-	unsigned n = get16(pk->p + 6);
 	unsigned char *data = ans ? (unsigned char *)&ans->rr[ans->count] : NULL;
+	uint32_t hash = dn_hash(target);
 	struct rr rr;
 
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i < sec->n; i++) {
+		size_t off = sec->rec[i].off;
 		uint16_t dlen = 0, pref = 0;
 		long used;
 
+		if (sec->rec[i].hash != hash)
+			continue;
 		if (next_rr(pk, &off, &rr) == -1)
 			return -1;
 		if (rr.class != C_IN || !dn_equal(rr.owner, target))
@@ -463,63 +534,117 @@ status_answer(enum spf_dns_status st, uint32_t ttl)
 	return spf_answer_new(st, ttl, 0, 0);
 }
 
-/* Records of TYPE for QDN, following a CNAME chain inside the answer. */
+/* 1 if the authority section from OFF holds an SOA record. */
+static int
+has_soa(const struct pkt *pk, size_t off)
+{
+	unsigned n = get16(pk->p + 8);
+	struct rr rr;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (next_rr(pk, &off, &rr) == -1)
+			return 0;
+		if (rr.type == T_SOA && rr.class == C_IN)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Records of TYPE for QDN, following the CNAME chain through the answer.
+ *
+ * No hop count of ours ends a chain: the answer holds it whole, so it is
+ * followed as far as the packet carries it.  A name met twice is a loop;
+ * with more hops than the answer has CNAME records some name has come
+ * back, so that count bounds the walk.  A loop is no data, as pyspf
+ * (which stops at a name seen before) and Mail::SPF (which takes the
+ * records of the type from the answer, and a loop has none) both have it.
+ *
+ * A chain that stops at a name with neither records nor a CNAME: with an
+ * SOA in the authority section the server says that name has no data
+ * (RFC 2308 2.2); without one the server stopped following (a hop limit
+ * of its own, or a server that does not recurse), and *NEXT gets the name
+ * to ask next, as a resolver restarts at the canonical name (RFC 1034
+ * 5.3.3) and as pyspf does; the answer is then NODATA with the chain's
+ * TTL.  NEXT is left empty otherwise.
+ */
 static struct spf_answer *
 positive(const struct pkt *pk, size_t ansoff, const unsigned char *qdn,
-    unsigned type, size_t authoff)
+    unsigned type, size_t authoff, unsigned char *next)
 {
 	unsigned char target[DNS_MAXDN];
-	struct spf_answer *ans;
+	struct spf_answer *ans = NULL;
+	struct section sec;
 	struct scan s;
+	uint32_t ttl = 0x7fffffffu;
 	unsigned hops;
 
-	memcpy(target, qdn, DNS_MAXDN);
-	memset(&s, 0, sizeof(s));
-	s.ttl = 0x7fffffffu;
+	if (index_answers(pk, ansoff, &sec) == -1)
+		return status_answer(SPF_DNS_SERVFAIL, 0);
+	memcpy(target, qdn, dns_dnlen(qdn));
 	for (hops = 0; ; hops++) {
-		unsigned chain_ttl = s.ttl;
-
 		memset(&s, 0, sizeof(s));
-		s.ttl = chain_ttl;
-		if (scan_answers(pk, ansoff, target, type, &s, NULL) == -1)
-			return status_answer(SPF_DNS_SERVFAIL, 0);
+		s.ttl = ttl;
+		if (scan_answers(pk, &sec, target, type, &s, NULL) == -1) {
+			ans = status_answer(SPF_DNS_SERVFAIL, 0);
+			goto done;
+		}
+		ttl = s.ttl;
 		if (s.count > 0 || !s.cname)
 			break;
-		if (hops == MAX_CNAME_HOPS)
-			return status_answer(SPF_DNS_SERVFAIL, 0);
-		memcpy(target, s.next, DNS_MAXDN);
+		if (hops == sec.ncname) {
+			ans = status_answer(SPF_DNS_NODATA, 0);	/* a loop */
+			goto done;
+		}
+		memcpy(target, s.next, dns_dnlen(s.next));
 	}
-	if (s.count == 0)
-		return status_answer(SPF_DNS_NODATA, negative_ttl(pk, authoff));
+	if (s.count == 0) {
+		uint32_t neg = negative_ttl(pk, authoff);
+
+		if (hops > 0 && !has_soa(pk, authoff))
+			memcpy(next, target, dns_dnlen(target));
+		else if (hops == 0 || neg < ttl)
+			ttl = neg;
+		ans = status_answer(SPF_DNS_NODATA, ttl);
+		goto done;
+	}
 	/* Names decompress to more than their bytes in the packet: bound
 	 * what thousands of 2-byte MX or PTR pointers could make of 64 KiB.
 	 * The largest TXT answer fits well. */
-	if (s.datalen + s.count * sizeof(struct spf_rr) > MAX_ANSWER)
-		return status_answer(SPF_DNS_SERVFAIL, 0);
-	ans = spf_answer_new(SPF_DNS_OK, s.ttl, s.count, s.datalen);
-	if (ans == NULL)
-		return NULL;
+	if (s.datalen + s.count * sizeof(struct spf_rr) > MAX_ANSWER) {
+		ans = status_answer(SPF_DNS_SERVFAIL, 0);
+		goto done;
+	}
+	if ((ans = spf_answer_new(SPF_DNS_OK, s.ttl, s.count,
+	    s.datalen)) == NULL)
+		goto done;
 	ans->count = s.count;
 	s.count = 0;
 	s.datalen = 0;
-	if (scan_answers(pk, ansoff, target, type, &s, ans) == -1) {
+	if (scan_answers(pk, &sec, target, type, &s, ans) == -1) {
 		free(ans);
-		return status_answer(SPF_DNS_SERVFAIL, 0);
+		ans = status_answer(SPF_DNS_SERVFAIL, 0);
 	}
+done:
+	free(sec.rec);
 	return ans;
 }
 
-struct spf_answer *
-dns_parse_reply(const unsigned char *p, size_t len, const char *name,
-    unsigned type)
+/*
+ * The reply PKT to QDN/TYPE (QDN in wire form).  NEXT (DNS_MAXDN bytes)
+ * gets the name to ask next when the answer's CNAME chain stops short
+ * (see positive()), the root name (a single 0) otherwise.
+ */
+static struct spf_answer *
+parse_reply(const unsigned char *p, size_t len, const unsigned char *qdn,
+    unsigned type, unsigned char *next)
 {
 	struct pkt pk = { p, len };
-	unsigned char qdn[DNS_MAXDN], got[DNS_MAXDN];
+	unsigned char got[DNS_MAXDN];
 	unsigned gottype = 0;
 	size_t ansoff, authoff;
 
-	if (name_to_wire(name, qdn, sizeof(qdn)) == -1)
-		return status_answer(SPF_DNS_NXDOMAIN, 0);
+	next[0] = 0;
 	if (len < DNS_HSIZE || !(p[2] & 0x80) || get16(p + 4) != 1)
 		return status_answer(SPF_DNS_SERVFAIL, 0);
 	ansoff = skip_questions(&pk, got, &gottype);
@@ -530,13 +655,31 @@ dns_parse_reply(const unsigned char *p, size_t len, const char *name,
 		return status_answer(SPF_DNS_SERVFAIL, 0);
 	switch (p[3] & 0x0f) {
 	case DNS_R_NOERROR:
-		return positive(&pk, ansoff, qdn, type, authoff);
+		return positive(&pk, ansoff, qdn, type, authoff, next);
 	case DNS_R_NXDOMAIN:
+		/* with a chain, the last name of it (RFC 6604 3) */
 		return status_answer(SPF_DNS_NXDOMAIN,
 		    negative_ttl(&pk, authoff));
 	default:
 		return status_answer(SPF_DNS_SERVFAIL, 0);
 	}
+}
+
+struct spf_answer *
+dns_parse_reply(const unsigned char *p, size_t len, const char *name,
+    unsigned type, char *next)
+{
+	unsigned char qdn[DNS_MAXDN], follow[DNS_MAXDN];
+	struct spf_answer *a;
+
+	if (next != NULL)
+		next[0] = '\0';
+	if (name_to_wire(name, qdn, sizeof(qdn)) == -1)
+		return status_answer(SPF_DNS_NXDOMAIN, 0);
+	a = parse_reply(p, len, qdn, type, follow);
+	if (next != NULL)
+		dn_to_text(follow, next);
+	return a;
 }
 
 /* ---------------------------------------------------------------- cache */
@@ -836,6 +979,46 @@ finish(struct dq *x, struct spf_answer *a)
 	forget(x);
 }
 
+/*
+ * A reply to X brought answer A (NULL: out of memory).  When its CNAME
+ * chain stops short, X is asked again at the name where it stopped (it
+ * waits to be sent like a new question); else A is X's answer, with the
+ * least TTL of the whole chain.
+ */
+static void
+answered(struct dq *x, struct spf_answer *a)
+{
+	struct dns *d = x->d;
+
+	if (a == x->last)
+		x->last = NULL;
+	if (a != NULL && x->chain_queries > 0 && a->ttl > x->chain_ttl)
+		a->ttl = x->chain_ttl;
+	if (a == NULL || x->chain[0] == 0) {
+		finish(x, a);
+		return;
+	}
+	if (x->chain_queries == MAX_CHAIN_QUERIES) {
+		a->ttl = 0;	/* no data as far as we went: not kept */
+		finish(x, a);
+		return;
+	}
+	x->chain_queries++;
+	x->chain_ttl = a->ttl;
+	free(a);
+	memcpy(x->dn, x->chain, dns_dnlen(x->chain));
+	x->chain[0] = 0;
+	x->truncated = 0;
+	if (x->fd != -1)
+		close(x->fd);
+	x->fd = -1;
+	free(x->in);
+	x->in = NULL;
+	dq_unlink(&d->flight, x);
+	x->queued = 1;
+	dq_append(&d->waiting, x);
+}
+
 /* Everything still open when the deadline passes times out, the
  * questions never sent included: the deadline, not our queue, ends them. */
 static void
@@ -952,8 +1135,8 @@ tcp_step(struct dq *x)
 	if (r == -1)
 		finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
 	else if (r == 2)
-		finish(x, dns_parse_reply(x->in, x->inlen, x->q->name,
-		    x->q->type));
+		answered(x, parse_reply(x->in, x->inlen, x->dn, x->q->type,
+		    x->chain));
 }
 
 /* ---------------------------------------------------------------- udns */
@@ -987,6 +1170,7 @@ udns_reply(int code, const struct sockaddr *sa, unsigned salen,
 		return;
 	free(x->last);
 	x->last = NULL;
+	x->chain[0] = 0;
 	x->truncated = dns_tc(pkt) != 0;
 	if (x->truncated) {
 		if (salen > sizeof(x->srv))
@@ -995,7 +1179,7 @@ udns_reply(int code, const struct sockaddr *sa, unsigned salen,
 		x->srvlen = salen;
 		return;
 	}
-	x->last = dns_parse_reply(pkt, (size_t)plen, x->q->name, x->q->type);
+	x->last = parse_reply(pkt, (size_t)plen, x->dn, x->q->type, x->chain);
 }
 
 /* udns is done with question DATA. */
@@ -1013,7 +1197,7 @@ udns_done(struct dns_ctx *ctx, void *result, void *data)
 		return;
 	}
 	if (x->last != NULL)
-		finish(x, x->last);
+		answered(x, x->last);
 	else if (dns_status(ctx) == DNS_E_TEMPFAIL)
 		/* no reply at all before udns gave up: the servers are mute */
 		finish(x, status_answer(SPF_DNS_TIMEOUT, 0));

@@ -87,9 +87,12 @@ const char *dns_answer_text(const struct spf_query *q, char *buf, size_t len);
 int dns_parse_server(const char *text, struct sockaddr_storage *out);
 
 /* Parse the DNS message PKT (LEN bytes), the answer to NAME/TYPE, into a
- * newly allocated answer (never NULL unless out of memory).  Exposed for
- * the unit tests, which feed it hostile packets. */
+ * newly allocated answer (never NULL unless out of memory).  When its
+ * CNAME chain stops short of the records, the answer is NODATA and NEXT
+ * (256 bytes, or NULL) gets the name the resolver asks next; "" when the
+ * answer is complete.  Exposed for the unit tests, which feed it hostile
+ * packets. */
 struct spf_answer *dns_parse_reply(const unsigned char *pkt, size_t len,
-    const char *name, unsigned type);
+    const char *name, unsigned type, char *next);
 
 #endif

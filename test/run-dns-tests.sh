@@ -52,6 +52,16 @@ zone=$tmp/test.zone
 	for i in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
 		printf '%s\n' "p$i.test.example A 192.0.2.$i"
 	done
+	# CNAME chains of 9, 15 and 200 hops (the server puts 10 hops at
+	# most in one answer)
+	for n in 9 15 200; do
+		i=0
+		while [ "$i" -lt "$n" ]; do
+			printf '%s\n' "c$n-$i.test.example CNAME c$n-$((i + 1)).test.example"
+			i=$((i + 1))
+		done
+		printf '%s\n' "c$n-$n.test.example A 192.0.2.$((n % 256))"
+	done
 	# more names than questions fit in flight at once
 	i=0
 	while [ "$i" -lt 200 ]; do

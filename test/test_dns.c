@@ -169,7 +169,7 @@ mrr(struct msg *m, unsigned type, uint32_t ttl, const void *rd, size_t n)
 static struct spf_answer *
 parse(const struct msg *m, const char *name, unsigned type)
 {
-	struct spf_answer *a = dns_parse_reply(m->p, m->n, name, type);
+	struct spf_answer *a = dns_parse_reply(m->p, m->n, name, type, NULL);
 
 	assert_non_null(a);
 	return a;
@@ -308,6 +308,9 @@ test_reply_mx_ptr(void **state)
 }
 
 static void
+soa(struct msg *m, uint32_t ttl, uint32_t minimum);
+
+static void
 test_reply_cname(void **state)
 {
 	struct msg m;
@@ -315,6 +318,7 @@ test_reply_cname(void **state)
 	static const unsigned char target[] = { 1, 'b', 0xc0, 0x0c };
 	static const unsigned char self[] = { 0xc0, 0x0c };
 	static const unsigned char v4[] = { 192, 0, 2, 7 };
+	char next[256];
 	size_t owner;
 
 	(void)state;
@@ -334,23 +338,202 @@ test_reply_cname(void **state)
 	m32(&m, 600);
 	m16(&m, 2);
 	mbytes(&m, "\001x", 2);
-	a = parse(&m, "a.example.com", SPF_T_A);
+	a = dns_parse_reply(m.p, m.n, "a.example.com", SPF_T_A, next);
 	assert_int_equal(a->status, SPF_DNS_OK);
 	assert_int_equal(a->count, 1);
 	assert_memory_equal(a->rr[0].data, v4, 4);
 	assert_int_equal(a->ttl, 30);
+	assert_string_equal(next, "");
 	free(a);
-	/* a CNAME to itself is a loop: a server failure, never a hang */
+	/* a CNAME to itself is a loop: no data (pyspf and Mail::SPF find
+	 * no records either), never a hang, nothing to ask next */
 	mstart(&m, 0, 1, 0, "a.example.com", SPF_T_A);
 	mrr(&m, 5, 30, self, sizeof(self));
-	a = parse(&m, "a.example.com", SPF_T_A);
-	assert_int_equal(a->status, SPF_DNS_SERVFAIL);
+	a = dns_parse_reply(m.p, m.n, "a.example.com", SPF_T_A, next);
+	assert_int_equal(a->status, SPF_DNS_NODATA);
+	assert_int_equal(a->ttl, 0);
+	assert_string_equal(next, "");
 	free(a);
-	/* a CNAME to a name with no records here: no data */
+	/* a CNAME to a name with no records here and no SOA: the server
+	 * stopped short, the chain goes on at b.a.example.com */
 	mstart(&m, 0, 1, 0, "a.example.com", SPF_T_A);
 	mrr(&m, 5, 30, target, sizeof(target));
-	a = parse(&m, "a.example.com", SPF_T_A);
+	a = dns_parse_reply(m.p, m.n, "a.example.com", SPF_T_A, next);
 	assert_int_equal(a->status, SPF_DNS_NODATA);
+	assert_string_equal(next, "b.a.example.com");
+	free(a);
+	/* the same with an SOA: b.a.example.com has no A */
+	mstart(&m, 0, 1, 1, "a.example.com", SPF_T_A);
+	mrr(&m, 5, 30, target, sizeof(target));
+	soa(&m, 3600, 20);
+	a = dns_parse_reply(m.p, m.n, "a.example.com", SPF_T_A, next);
+	assert_int_equal(a->status, SPF_DNS_NODATA);
+	assert_int_equal(a->ttl, 20);
+	assert_string_equal(next, "");
+	free(a);
+}
+
+/* A CNAME record from hN.example.com to hTO.example.com, TTL TTL. */
+static void
+mcname(struct msg *m, unsigned from, unsigned to, uint32_t ttl)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "h%u.example.com", from);
+	mname(m, name);
+	m16(m, 5);
+	m16(m, 1);
+	m32(m, ttl);
+	snprintf(name, sizeof(name), "h%u.example.com", to);
+	m16(m, (unsigned)strlen(name) + 2);
+	mname(m, name);
+}
+
+/* An A record for hN.example.com: 192.0.2.N. */
+static void
+maddr(struct msg *m, unsigned n)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "h%u.example.com", n);
+	mname(m, name);
+	m16(m, SPF_T_A);
+	m16(m, 1);
+	m32(m, 600);
+	m16(m, 4);
+	m16(m, 0xc000);
+	m16(m, 0x0200 | (n & 0xff));
+}
+
+static void
+test_reply_chains(void **state)
+{
+	struct msg m;
+	struct spf_answer *a;
+	char next[256];
+
+	(void)state;
+	/* 20 hops, listed from the end: no hop count of ours stops it, and
+	 * the TTL is the least of the chain */
+	mstart(&m, 0, 21, 0, "h0.example.com", SPF_T_A);
+	maddr(&m, 20);
+	for (unsigned i = 20; i-- > 0;)
+		mcname(&m, i, i + 1, i == 13 ? 7 : 300);
+	a = dns_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
+	assert_int_equal(a->status, SPF_DNS_OK);
+	assert_int_equal(a->count, 1);
+	assert_int_equal(a->rr[0].data[3], 20);
+	assert_int_equal(a->ttl, 7);
+	assert_string_equal(next, "");
+	free(a);
+	/* the same chain without its end: asked again where it stops */
+	mstart(&m, 0, 20, 0, "h0.example.com", SPF_T_A);
+	for (unsigned i = 0; i < 20; i++)
+		mcname(&m, i, i + 1, 300);
+	a = dns_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
+	assert_int_equal(a->status, SPF_DNS_NODATA);
+	assert_string_equal(next, "h20.example.com");
+	free(a);
+	/* the end cut off in the middle of a record: a broken packet */
+	a = dns_parse_reply(m.p, m.n - 5, "h0.example.com", SPF_T_A, next);
+	assert_int_equal(a->status, SPF_DNS_SERVFAIL);
+	assert_string_equal(next, "");
+	free(a);
+	/* a chain that comes back to its third name: a loop, no data */
+	mstart(&m, 0, 6, 0, "h0.example.com", SPF_T_A);
+	for (unsigned i = 0; i < 5; i++)
+		mcname(&m, i, i + 1, 300);
+	mcname(&m, 5, 2, 300);
+	a = dns_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
+	assert_int_equal(a->status, SPF_DNS_NODATA);
+	assert_int_equal(a->ttl, 0);
+	assert_string_equal(next, "");
+	free(a);
+	/* two names pointing at each other, records of the type beside */
+	mstart(&m, 0, 3, 0, "h0.example.com", SPF_T_A);
+	mcname(&m, 0, 1, 300);
+	mcname(&m, 1, 0, 300);
+	maddr(&m, 2);
+	a = dns_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
+	assert_int_equal(a->status, SPF_DNS_NODATA);
+	free(a);
+	/* a chain into NXDOMAIN is NXDOMAIN for its last name (RFC 6604) */
+	mstart(&m, 3, 2, 1, "h0.example.com", SPF_T_A);
+	mcname(&m, 0, 1, 300);
+	mcname(&m, 1, 2, 300);
+	soa(&m, 3600, 60);
+	a = dns_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
+	assert_int_equal(a->status, SPF_DNS_NXDOMAIN);
+	assert_int_equal(a->ttl, 60);
+	free(a);
+}
+
+/*
+ * A 64 KiB answer of N CNAME records "hI CNAME hI+1" listed from the
+ * last, the names a 2-byte pointer to "example.com" behind a label of
+ * their own; LOOP makes the last point back to h0, else hN has an A.
+ */
+static struct spf_answer *
+long_chain(unsigned n, int loop, char *next)
+{
+	unsigned char *p = malloc(65535);
+	struct spf_answer *a;
+	size_t at;
+	char label[16];
+
+	assert_non_null(p);
+	memcpy(p, "\x12\x34\x81\x80\0\1\0\0\0\0\0\0", 12);
+	p[6] = (unsigned char)((n + !loop) >> 8);
+	p[7] = (unsigned char)(n + !loop);
+	memcpy(p + 12, "\2h0\7example\3com\0\0\1\0\1", 20);
+	at = 32;			/* "example.com" is at 15 */
+	for (unsigned i = n + !loop; i-- > 0;) {
+		int l = snprintf(label, sizeof(label), "h%u", i);
+
+		p[at++] = (unsigned char)l;
+		memcpy(p + at, label, (size_t)l);
+		at += (size_t)l;
+		memcpy(p + at, "\xc0\x0f", 2);
+		at += 2;
+		if (i == n) {		/* the end: an A record */
+			memcpy(p + at, "\0\1\0\1\0\0\0\x3c\0\4\xc0\0\2\x63", 14);
+			at += 14;
+			continue;
+		}
+		l = snprintf(label, sizeof(label), "h%u",
+		    loop && i == n - 1 ? 0 : i + 1);
+		memcpy(p + at, "\0\5\0\1\0\0\0\x3c\0", 9);
+		at += 9;
+		p[at++] = (unsigned char)(l + 3);
+		p[at++] = (unsigned char)l;
+		memcpy(p + at, label, (size_t)l);
+		at += (size_t)l;
+		memcpy(p + at, "\xc0\x0f", 2);
+		at += 2;
+		assert_true(at < 65535 - 40);
+	}
+	a = dns_parse_reply(p, at, "h0.example.com", SPF_T_A, next);
+	free(p);
+	assert_non_null(a);
+	return a;
+}
+
+static void
+test_reply_long_chain(void **state)
+{
+	struct spf_answer *a;
+	char next[256];
+
+	(void)state;
+	/* as many hops as a TCP answer holds */
+	a = long_chain(2400, 0, next);
+	assert_int_equal(a->status, SPF_DNS_OK);
+	assert_int_equal(a->count, 1);
+	assert_int_equal(a->rr[0].data[3], 0x63);
+	free(a);
+	a = long_chain(2400, 1, next);
+	assert_int_equal(a->status, SPF_DNS_NODATA);
+	assert_string_equal(next, "");
 	free(a);
 }
 
@@ -421,7 +604,7 @@ test_reply_hostile(void **state)
 	 * before the end of the answer section, it is garbage (the
 	 * authority section is only read for negative answers) */
 	for (size_t n = 0; n < m.n; n++) {
-		a = dns_parse_reply(m.p, n, "example.com", SPF_T_TXT);
+		a = dns_parse_reply(m.p, n, "example.com", SPF_T_TXT, NULL);
 		assert_non_null(a);
 		if (n < answered)
 			assert_int_equal(a->status, SPF_DNS_SERVFAIL);
@@ -464,7 +647,8 @@ test_reply_hostile(void **state)
 		bad = m;
 		for (int k = 0; k < 1 + i % 4; k++)
 			bad.p[rand() % (int)bad.n] = (unsigned char)rand();
-		a = dns_parse_reply(bad.p, bad.n, "example.com", SPF_T_TXT);
+		a = dns_parse_reply(bad.p, bad.n, "example.com", SPF_T_TXT,
+		    NULL);
 		assert_non_null(a);
 		for (unsigned j = 0; a->status == SPF_DNS_OK && j < a->count;
 		    j++)
@@ -510,7 +694,7 @@ many_ptrs(unsigned n)
 		}
 		assert_true(at < 65535 - 300);
 	}
-	a = dns_parse_reply(p, at, "example.com", SPF_T_PTR);
+	a = dns_parse_reply(p, at, "example.com", SPF_T_PTR, NULL);
 	free(p);
 	assert_non_null(a);
 	return a;
@@ -581,7 +765,7 @@ test_statuses(void **state)
 		{ "fail.test.example", SPF_T_TXT, SPF_DNS_SERVFAIL },
 		{ "refused.test.example", SPF_T_A, SPF_DNS_SERVFAIL },
 		{ "garbled.test.example", SPF_T_TXT, SPF_DNS_SERVFAIL },
-		{ "loop.test.example", SPF_T_A, SPF_DNS_SERVFAIL },
+		{ "loop.test.example", SPF_T_A, SPF_DNS_NODATA },
 		{ "alias.test.example", SPF_T_A, SPF_DNS_OK },
 		{ "a.test.example", SPF_T_AAAA, SPF_DNS_OK },
 		{ "mx.test.example", SPF_T_MX, SPF_DNS_OK },
@@ -619,6 +803,45 @@ test_statuses(void **state)
 	ask(&r, &q, "none.test.example", SPF_T_TXT);
 	assert_int_equal(q.answer->ttl, 300);
 	r.drop(r.ctx, &q);
+	spf_dns_free(d);
+}
+
+/* Questions the plain server saw for NAME TYPE over UDP. */
+static int
+asked(const char *name, const char *type);
+
+static void
+test_chains(void **state)
+{
+	struct dns *d;
+	struct spf_resolver r;
+	struct spf_query q;
+
+	(void)state;
+	NEED_SERVERS();
+	assert_non_null(d = resolver_at("DNS_TEST_PLAIN", 3000));
+	dns_resolver(d, &r);
+	dns_deadline(d, 0);
+	/* 9 hops in one answer */
+	ask(&r, &q, "c9-0.test.example", SPF_T_A);
+	assert_int_equal(q.answer->status, SPF_DNS_OK);
+	assert_int_equal(q.answer->rr[0].data[3], 9);
+	r.drop(r.ctx, &q);
+	assert_int_equal(asked("c9-0.test.example", "A"), 1);
+	/* 15: the server stops at 10, the rest is asked for at c15-10 */
+	ask(&r, &q, "c15-0.test.example", SPF_T_A);
+	assert_int_equal(q.answer->status, SPF_DNS_OK);
+	assert_int_equal(q.answer->rr[0].data[3], 15);
+	r.drop(r.ctx, &q);
+	assert_int_equal(asked("c15-0.test.example", "A"), 1);
+	assert_int_equal(asked("c15-10.test.example", "A"), 1);
+	/* 200: asked again ten times (110 hops), then no data */
+	ask(&r, &q, "c200-0.test.example", SPF_T_A);
+	assert_int_equal(q.answer->status, SPF_DNS_NODATA);
+	assert_int_equal(q.answer->ttl, 0);
+	r.drop(r.ctx, &q);
+	assert_int_equal(asked("c200-100.test.example", "A"), 1);
+	assert_int_equal(asked("c200-110.test.example", "A"), 0);
 	spf_dns_free(d);
 }
 
@@ -796,7 +1019,7 @@ most_at_once(unsigned window_ms)
 	const char *path = getenv("DNS_TEST_SLOW_LOG");
 	static double t[1000];
 	static char seen[1000];
-	char line[512], name[300];
+	char line[512];
 	int n = 0, most = 0, w;
 	FILE *f;
 
@@ -1179,11 +1402,14 @@ main(void)
 		cmocka_unit_test(test_reply_addresses),
 		cmocka_unit_test(test_reply_mx_ptr),
 		cmocka_unit_test(test_reply_cname),
+		cmocka_unit_test(test_reply_chains),
+		cmocka_unit_test(test_reply_long_chain),
 		cmocka_unit_test(test_reply_negative),
 		cmocka_unit_test(test_reply_hostile),
 		cmocka_unit_test(test_reply_huge),
 		cmocka_unit_test(test_answer_text),
 		cmocka_unit_test(test_statuses),
+		cmocka_unit_test(test_chains),
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_parallel),

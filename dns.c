@@ -16,6 +16,11 @@
  *  - CNAME chains followed through the answer however long, and asked
  *    again where an answer stops short of the records;
  *  - questions beyond what is sent at once wait their turn;
+ *  - the choice of nameserver: each configured server has a udns context
+ *    of its own, dns.c asks the next server when one is silent for a
+ *    second or fails, and the process remembers the silent ones, so a
+ *    dead server costs a second once per DEAD_RETRY_MS, not once per
+ *    round trip (udns tries servers in order and remembers nothing);
  *  - an optional cache of answers, shared by the threads' resolvers.
  * All data from the network is hostile: every length is checked against
  * the packet, names are decompressed with backward pointers only, and an
@@ -53,8 +58,27 @@
  * as pyspf follows any chain (10 CNAMEs), and one served by recursive
  * servers, which follow 8 to 16 hops per answer, much further. */
 #define MAX_CHAIN_QUERIES	10
+/* How long a question waits for a nameserver before the next one is
+ * asked too (the first may still answer): udns's own pace, a second. */
+#define FAILOVER_MS		1000
+/* A server that stayed silent FAILOVER_MS on a question another server
+ * answered is asked last for DEAD_RETRY_MS (unless configured); then one
+ * question asks it first again, and its answer decides. */
+#define DEAD_RETRY_MS		30000
+/* Time that one question has to tell whether a server is back. */
+#define RETRY_GRACE_MS		(5 * FAILOVER_MS)
 
 enum tcp_phase { TCP_CONNECT, TCP_WRITE, TCP_READLEN, TCP_READBODY };
+
+struct dq;
+
+/* A question as asked of one server. */
+struct ask {
+	struct dq *x;
+	struct dns_query *uq;		/* while udns has it */
+	uint64_t sent;			/* microseconds; 0: not asked */
+	int replied;			/* the server replied to it */
+};
 
 /* One question, waiting to be sent or in flight. */
 struct dq {
@@ -62,13 +86,21 @@ struct dq {
 	struct spf_query *q;
 	struct dq *next, *prev;		/* in d->flight or d->waiting */
 	int queued;			/* in d->waiting: not sent yet */
-	struct dns_query *uq;		/* while udns has it */
 	unsigned char dn[DNS_MAXDN];	/* the name in wire form */
 	uint64_t start;			/* microseconds, monotonic */
+	/* over UDP: the servers in the order to ask them, and each ask */
+	unsigned char order[DNS_MAX_SERVERS];
+	unsigned nasked;		/* order[0 .. nasked - 1] asked */
+	uint64_t next_try;		/* ask the next server then; 0: none */
+	struct ask ask[DNS_MAX_SERVERS];	/* by server */
+	struct spf_answer *failure;	/* a server's failure, kept while
+					   others may still answer */
+	/* what the last reply brought, for the ask it came to */
+	struct ask *last_ask;
+	struct spf_answer *last;
 	int truncated;			/* a UDP reply came with TC */
 	struct sockaddr_storage srv;	/* who truncated it */
 	socklen_t srvlen;
-	struct spf_answer *last;	/* from the last UDP reply seen */
 	unsigned char chain[DNS_MAXDN];	/* its CNAME chain goes on there */
 	unsigned chain_queries;		/* asked again for the chain */
 	uint32_t chain_ttl;		/* the least TTL of the chain so far */
@@ -88,13 +120,27 @@ struct dqlist {
 	unsigned n;
 };
 
-struct dns {
+/*
+ * A nameserver as one resolver asks it: with a udns context of its own,
+ * so that dns.c, not udns, picks the server for each question (udns
+ * tries a context's servers in order and remembers nothing).  Without
+ * configured servers, one context holds the system's, in udns's hands.
+ */
+struct server {
 	struct dns_ctx *ctx;
-	int udpfd;
+	int fd;				/* udns's socket; -1: closed */
+	struct sockaddr_storage sa;	/* family 0: the system's servers */
+};
+
+struct dns {
+	struct server srv[DNS_MAX_SERVERS];
+	unsigned nsrv;
 	unsigned timeout_ms;
+	unsigned dead_retry_ms;
 	uint64_t deadline;		/* microseconds, monotonic; 0: unset */
 	struct dqlist flight;		/* sent, at most MAX_IN_FLIGHT */
 	struct dqlist waiting;		/* not sent yet, first come first */
+	int pending;			/* udns holds questions not sent yet */
 	uint16_t nextid;		/* for TCP questions */
 	struct dns_cache *cache;	/* shared with other threads, or NULL */
 };
@@ -942,22 +988,38 @@ dq_unlink(struct dqlist *l, struct dq *x)
 	l->n--;
 }
 
+/* Take back X's question from every server that has it still. */
+static void
+cancel_asks(struct dq *x)
+{
+	struct dns *d = x->d;
+
+	for (unsigned i = 0; i < d->nsrv; i++) {
+		struct ask *a = &x->ask[i];
+
+		if (a->uq == NULL)
+			continue;
+		/* udns 0.4's dns_cancel() unlinks the query but leaves its
+		 * memory (from calloc() in dns_submit_dn()) to the caller */
+		dns_cancel(d->srv[i].ctx, a->uq);
+		free(a->uq);
+		a->uq = NULL;
+	}
+	x->next_try = 0;
+}
+
 /* Release everything X holds and forget it; its query keeps its answer. */
 static void
 forget(struct dq *x)
 {
 	struct dns *d = x->d;
 
-	if (x->uq != NULL) {
-		/* udns 0.4's dns_cancel() unlinks the query but leaves its
-		 * memory (from calloc() in dns_submit_dn()) to the caller */
-		dns_cancel(d->ctx, x->uq);
-		free(x->uq);
-	}
+	cancel_asks(x);
 	if (x->fd != -1)
 		close(x->fd);
 	free(x->in);
 	free(x->last);
+	free(x->failure);
 	dq_unlink(x->queued ? &d->waiting : &d->flight, x);
 	if (x->q != NULL)
 		x->q->priv = NULL;
@@ -1006,6 +1068,9 @@ answered(struct dq *x, struct spf_answer *a)
 	x->chain_queries++;
 	x->chain_ttl = a->ttl;
 	free(a);
+	cancel_asks(x);
+	free(x->failure);
+	x->failure = NULL;
 	memcpy(x->dn, x->chain, dns_dnlen(x->chain));
 	x->chain[0] = 0;
 	x->truncated = 0;
@@ -1139,6 +1204,133 @@ tcp_step(struct dq *x)
 		    x->chain));
 }
 
+/* ---------------------------------------------------------------- servers */
+
+/*
+ * What the process knows of its nameservers, shared by every thread's
+ * resolver: the servers that stayed silent on a question another server
+ * answered, and until when they are asked last.  Keyed by address and
+ * port; a server not listed is alive.  Only resolvers with two servers
+ * or more look here: with one, there is no choice to make.
+ */
+#define HEALTH_SLOTS	(2 * DNS_MAX_SERVERS)
+
+static struct {
+	pthread_mutex_t lock;
+	struct sockaddr_storage sa[HEALTH_SLOTS];
+	uint64_t dead_until[HEALTH_SLOTS];	/* microseconds; 0: free */
+} health = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int
+same_server(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
+	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
+
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return a4->sin_port == b4->sin_port &&
+		    a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return a6->sin6_port == b6->sin6_port &&
+		    memcmp(&a6->sin6_addr, &b6->sin6_addr,
+		    sizeof(a6->sin6_addr)) == 0;
+	return 0;
+}
+
+/* The slot of SA, or -1; with the lock held. */
+static int
+health_find(const struct sockaddr_storage *sa)
+{
+	for (int i = 0; i < HEALTH_SLOTS; i++)
+		if (health.dead_until[i] != 0 &&
+		    same_server(&health.sa[i], sa))
+			return i;
+	return -1;
+}
+
+/*
+ * 1 if SA is to be asked last by a question sent at NOW.  When a dead
+ * server's time is up, the calling question claims it and asks it first
+ * (0); the others keep asking it last until that question has found it
+ * answering (server_heard()) or silent again (server_silent()), or
+ * RETRY_GRACE_MS passed without telling.
+ */
+static int
+server_dead(const struct sockaddr_storage *sa, uint64_t now)
+{
+	int i, dead = 0;
+
+	if (pthread_mutex_lock(&health.lock) != 0)
+		return 0;
+	if ((i = health_find(sa)) != -1) {
+		dead = health.dead_until[i] > now;
+		if (!dead)
+			health.dead_until[i] = now + RETRY_GRACE_MS * 1000u;
+	}
+	pthread_mutex_unlock(&health.lock);
+	return dead;
+}
+
+static void
+server_heard(const struct sockaddr_storage *sa)
+{
+	int i;
+
+	if (pthread_mutex_lock(&health.lock) != 0)
+		return;
+	if ((i = health_find(sa)) != -1)
+		health.dead_until[i] = 0;
+	pthread_mutex_unlock(&health.lock);
+}
+
+/* SA is to be asked last until UNTIL (microseconds, monotonic). */
+static void
+server_silent(const struct sockaddr_storage *sa, uint64_t until)
+{
+	int i;
+
+	if (pthread_mutex_lock(&health.lock) != 0)
+		return;
+	if ((i = health_find(sa)) == -1) {
+		/* a free slot, or the one that comes back soonest */
+		i = 0;
+		for (int k = 1; k < HEALTH_SLOTS && health.dead_until[i]; k++)
+			if (health.dead_until[k] < health.dead_until[i])
+				i = k;
+		health.sa[i] = *sa;
+	}
+	health.dead_until[i] = until;
+	pthread_mutex_unlock(&health.lock);
+}
+
+/*
+ * The server of ask A replied to X: it is alive, and any server asked X
+ * FAILOVER_MS or more before without a reply is not (a name no server
+ * answers for says nothing about the servers: none is marked then).
+ */
+static void
+heard_from(struct dq *x, struct ask *a)
+{
+	struct dns *d = x->d;
+	uint64_t now;
+
+	a->replied = 1;
+	if (d->nsrv < 2)
+		return;
+	now = now_usec();
+	server_heard(&d->srv[a - x->ask].sa);
+	for (unsigned j = 0; j < d->nsrv; j++) {
+		const struct ask *o = &x->ask[j];
+
+		if (o != a && o->sent != 0 && !o->replied &&
+		    now - o->sent >= FAILOVER_MS * 1000u)
+			server_silent(&d->srv[j].sa,
+			    now + d->dead_retry_ms * 1000u);
+	}
+}
+
 /* ---------------------------------------------------------------- udns */
 
 /* udns wants a result for every good reply; ours is in the debug hook. */
@@ -1157,19 +1349,27 @@ parse_nothing(dnscc_t *qdn, dnscc_t *pkt, dnscc_t *cur, dnscc_t *end,
 	return 0;
 }
 
-/* udns's debug hook: code 0 is a reply matched to question DATA, seen
- * before udns decides anything about it (notably before TC). */
+/*
+ * udns's debug hook: code 0 is a reply matched to ask DATA, seen before
+ * udns decides anything about it (notably before TC).  udns is not done
+ * with the ask yet, so nothing is finished here: udns_done() follows for
+ * a context of one server at once, and is the one to decide.
+ */
 static void
 udns_reply(int code, const struct sockaddr *sa, unsigned salen,
     dnscc_t *pkt, int plen, const struct dns_query *uq, void *data)
 {
-	struct dq *x = data;
+	struct ask *a = data;
+	struct dq *x;
 
 	(void)uq;
-	if (code != 0 || x == NULL || plen < DNS_HSIZE)
+	if (code != 0 || a == NULL || plen < DNS_HSIZE)
 		return;
+	x = a->x;
+	heard_from(x, a);
 	free(x->last);
 	x->last = NULL;
+	x->last_ask = a;
 	x->chain[0] = 0;
 	x->truncated = dns_tc(pkt) != 0;
 	if (x->truncated) {
@@ -1182,23 +1382,97 @@ udns_reply(int code, const struct sockaddr *sa, unsigned salen,
 	x->last = parse_reply(pkt, (size_t)plen, x->dn, x->q->type, x->chain);
 }
 
-/* udns is done with question DATA. */
+static void udns_done(struct dns_ctx *, void *, void *);
+
+/* Ask X's question of server I; -1 when udns cannot take it. */
+static int
+ask_server(struct dq *x, unsigned i)
+{
+	struct server *s = &x->d->srv[i];
+	struct ask *a = &x->ask[i];
+
+	if (s->fd < 0 && (s->fd = dns_open(s->ctx)) < 0)
+		return -1;
+	a->x = x;
+	a->replied = 0;
+	a->uq = dns_submit_dn(s->ctx, x->dn, DNS_C_IN, x->q->type, DNS_NOSRCH,
+	    parse_nothing, udns_done, a);
+	if (a->uq == NULL)
+		return -1;
+	a->sent = now_usec();
+	x->d->pending = 1;	/* udns sends it on its next timer run */
+	return 0;
+}
+
+/* Ask the next server in X's order that can be asked, if any is left:
+ * 1 if one was. */
+static int
+ask_next(struct dq *x)
+{
+	unsigned n = x->d->nsrv;
+
+	while (x->nasked < n) {
+		unsigned i = x->order[x->nasked++];
+
+		if (ask_server(x, i) == 0) {
+			x->next_try = x->nasked < n ?
+			    x->ask[i].sent + FAILOVER_MS * 1000u : 0;
+			return 1;
+		}
+	}
+	x->next_try = 0;
+	return 0;
+}
+
+static int
+asks_out(const struct dq *x)
+{
+	for (unsigned i = 0; i < x->d->nsrv; i++)
+		if (x->ask[i].uq != NULL)
+			return 1;
+	return 0;
+}
+
+/* udns is done with ask DATA. */
 static void
 udns_done(struct dns_ctx *ctx, void *result, void *data)
 {
-	struct dq *x = data;
+	struct ask *a = data;
+	struct dq *x = a->x;
+	struct spf_answer *got = NULL;
+	int status = dns_status(ctx);
 
 	if (result != &udns_dummy)
 		free(result);
-	x->uq = NULL;
-	if (x->truncated) {
-		if (tcp_start(x) == -1)
-			finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
+	a->uq = NULL;
+	if (x->last_ask == a) {
+		got = x->last;
+		x->last = NULL;
+		x->last_ask = NULL;
+		if (got == NULL && x->truncated) {
+			cancel_asks(x);
+			if (tcp_start(x) == -1)
+				finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
+			return;
+		}
+	}
+	if (got != NULL && got->status != SPF_DNS_SERVFAIL) {
+		answered(x, got);
 		return;
 	}
-	if (x->last != NULL)
-		answered(x, x->last);
-	else if (dns_status(ctx) == DNS_E_TEMPFAIL)
+	/* This server failed, or udns gave up on it: the next one, as udns
+	 * itself moves on after a failure, or wait for those still asked. */
+	if (got != NULL) {
+		free(x->failure);
+		x->failure = got;
+	}
+	if (ask_next(x) || asks_out(x))
+		return;
+	if (x->failure != NULL) {
+		got = x->failure;
+		x->failure = NULL;
+		finish(x, got);
+	} else if (status == DNS_E_TEMPFAIL)
 		/* no reply at all before udns gave up: the servers are mute */
 		finish(x, status_answer(SPF_DNS_TIMEOUT, 0));
 	else
@@ -1207,66 +1481,119 @@ udns_done(struct dns_ctx *ctx, void *result, void *data)
 
 /* ---------------------------------------------------------------- sending */
 
-/* Hand X's question to udns (it goes out on udns's next timer run). */
+/* The order X asks the servers in: as configured, those known dead last
+ * (they are still asked when the others do not answer). */
 static void
-send_udp(struct dq *x)
+plan(struct dq *x)
 {
 	struct dns *d = x->d;
+	uint64_t now = now_usec();
+	int dead[DNS_MAX_SERVERS];
+	unsigned n = 0;
 
-	if (d->udpfd < 0 && (d->udpfd = dns_open(d->ctx)) < 0) {
-		/* udns must not be asked with its socket closed */
-		finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
-		return;
-	}
-	x->uq = dns_submit_dn(d->ctx, x->dn, DNS_C_IN, x->q->type, DNS_NOSRCH,
-	    parse_nothing, udns_done, x);
-	if (x->uq == NULL)
-		finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
+	memset(x->ask, 0, sizeof(x->ask));
+	x->nasked = 0;
+	for (unsigned i = 0; i < d->nsrv; i++)
+		dead[i] = d->nsrv > 1 && server_dead(&d->srv[i].sa, now);
+	for (int pass = 0; pass < 2; pass++)
+		for (unsigned i = 0; i < d->nsrv; i++)
+			if (dead[i] == pass)
+				x->order[n++] = (unsigned char)i;
 }
 
-/*
- * Send waiting questions, oldest first, while fewer than MAX_IN_FLIGHT
- * are out and the deadline has not passed.  Called outside udns's
- * callbacks only.  Each round moves at least one question, so it ends.
- */
+/* Send waiting questions, oldest first, while fewer than MAX_IN_FLIGHT
+ * are out and the deadline has not passed. */
 static void
 send_waiting(struct dns *d)
 {
-	while (d->waiting.head != NULL && d->flight.n < MAX_IN_FLIGHT &&
-	    now_usec() < d->deadline) {
-		while (d->waiting.head != NULL &&
-		    d->flight.n < MAX_IN_FLIGHT) {
-			struct dq *x = d->waiting.head;
+	uint64_t now = now_usec();
 
-			dq_unlink(&d->waiting, x);
-			x->queued = 0;
-			dq_append(&d->flight, x);
-			send_udp(x);
-		}
-		/* send them now, so a batch is in flight together; a
-		 * failed send finishes its question here and makes room */
-		dns_timeouts(d->ctx, -1, 0);
+	while (d->waiting.head != NULL && d->flight.n < MAX_IN_FLIGHT &&
+	    now < d->deadline) {
+		struct dq *x = d->waiting.head;
+
+		dq_unlink(&d->waiting, x);
+		x->queued = 0;
+		dq_append(&d->flight, x);
+		plan(x);
+		if (!ask_next(x))
+			finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
+	}
+}
+
+/*
+ * Send what waits, and have udns send what it was given, so that a batch
+ * of questions is in flight together.  A send udns fails ends its ask,
+ * which may ask the next server or finish the question and make room:
+ * round again until nothing is left to send.  Each round asks at least
+ * once more, and a question asks each server once, so it ends.  Called
+ * outside udns's callbacks only.
+ */
+static void
+flush(struct dns *d)
+{
+	for (;;) {
+		send_waiting(d);
+		if (!d->pending)
+			return;
+		d->pending = 0;
+		for (unsigned i = 0; i < d->nsrv; i++)
+			if (d->srv[i].fd >= 0)
+				dns_timeouts(d->srv[i].ctx, -1, 0);
 	}
 }
 
 /* ---------------------------------------------------------------- waiting */
 
+/* Run the timers: udns's (retries; a server given up on) and ours (the
+ * next server for a question not answered in time).  Returns MS, or
+ * less when a timer is due sooner. */
+static int
+run_timers(struct dns *d, int ms)
+{
+	uint64_t now;
+
+	for (unsigned i = 0; i < d->nsrv; i++) {
+		int w;
+
+		if (d->srv[i].fd < 0)
+			continue;
+		w = dns_timeouts(d->srv[i].ctx, -1, 0);	/* in seconds */
+		if (w >= 0 && w < ms / 1000)
+			ms = w * 1000 + 1;
+	}
+	now = now_usec();
+	for (struct dq *x = d->flight.head; x != NULL; x = x->next) {
+		if (x->next_try != 0 && x->next_try <= now)
+			ask_next(x);
+		if (x->next_try != 0 &&
+		    (int)((x->next_try - now + 999) / 1000) < ms)
+			ms = (int)((x->next_try - now + 999) / 1000);
+	}
+	flush(d);
+	return ms;
+}
+
 /* Wait at most MS for something to happen and handle it. */
 static void
 poll_once(struct dns *d, int ms)
 {
-	struct pollfd pfd[1 + MAX_IN_FLIGHT];
-	struct dq *who[1 + MAX_IN_FLIGHT];
-	int n = 1, w;
+	struct pollfd pfd[DNS_MAX_SERVERS + MAX_IN_FLIGHT];
+	struct dq *who[DNS_MAX_SERVERS + MAX_IN_FLIGHT];
+	struct server *srv[DNS_MAX_SERVERS];
+	int n = 0, nudp;
 
-	w = dns_timeouts(d->ctx, -1, 0);
-	if (w >= 0 && w < ms / 1000)
-		ms = w * 1000 + 1;
-	pfd[0].fd = d->udpfd;
-	pfd[0].events = POLLIN;
-	who[0] = NULL;
-	for (struct dq *x = d->flight.head; x != NULL && n <= MAX_IN_FLIGHT;
-	    x = x->next) {
+	ms = run_timers(d, ms);
+	for (unsigned i = 0; i < d->nsrv; i++) {
+		if (d->srv[i].fd < 0)
+			continue;
+		pfd[n].fd = d->srv[i].fd;
+		pfd[n].events = POLLIN;
+		srv[n++] = &d->srv[i];
+	}
+	nudp = n;
+	for (struct dq *x = d->flight.head; x != NULL &&
+	    n < DNS_MAX_SERVERS + MAX_IN_FLIGHT; x = x->next) {
 		if (x->fd == -1)
 			continue;
 		pfd[n].fd = x->fd;
@@ -1275,14 +1602,15 @@ poll_once(struct dns *d, int ms)
 		who[n++] = x;
 	}
 	if (poll(pfd, (nfds_t)n, ms) > 0) {
-		if (pfd[0].revents != 0)
-			dns_ioevent(d->ctx, 0);
+		for (int i = 0; i < nudp; i++)
+			if (pfd[i].revents != 0)
+				dns_ioevent(srv[i]->ctx, 0);
 		/* udns only finishes questions still on UDP, none below */
-		for (int i = 1; i < n; i++)
+		for (int i = nudp; i < n; i++)
 			if (pfd[i].revents != 0)
 				tcp_step(who[i]);
 	}
-	send_waiting(d);
+	flush(d);
 }
 
 static void
@@ -1319,7 +1647,7 @@ res_submit(void *ctx, struct spf_query *q)
 		finish(x, status_answer(SPF_DNS_TIMEOUT, 0));
 		return;
 	}
-	send_waiting(d);
+	flush(d);
 }
 
 /*
@@ -1372,35 +1700,55 @@ defctx_init(void)
 	defctx_ok = dns_init(&dns_defctx, 0) >= 0;
 }
 
+/* A udns context for server SA, or for the system's when SA is NULL. */
+static struct dns_ctx *
+server_ctx(const struct sockaddr_storage *sa)
+{
+	struct dns_ctx *ctx = dns_new(&dns_defctx);
+
+	if (ctx == NULL)
+		return NULL;
+	if (sa != NULL && (dns_add_serv(ctx, NULL) < 0 ||
+	    dns_add_serv_s(ctx, (const struct sockaddr *)sa) < 0)) {
+		dns_free(ctx);
+		return NULL;
+	}
+	/* udns asks again each second at first; our deadline ends it all */
+	dns_set_opt(ctx, DNS_OPT_TIMEOUT, 1);
+	dns_set_opt(ctx, DNS_OPT_NTRIES, 5);
+	dns_set_dbgfn(ctx, udns_reply);
+	return ctx;
+}
+
 struct dns *
 spf_dns_new(const struct dns_config *conf)
 {
 	struct dns *d = calloc(1, sizeof(*d));
+	unsigned n = conf != NULL ? conf->nservers : 0;
 
 	if (d == NULL)
 		return NULL;
 	d->timeout_ms = conf != NULL && conf->timeout_ms != 0 ?
 	    conf->timeout_ms : DNS_DEFAULT_TIMEOUT_MS;
+	d->dead_retry_ms = conf != NULL && conf->dead_retry_ms != 0 ?
+	    conf->dead_retry_ms : DEAD_RETRY_MS;
 	d->nextid = (uint16_t)now_usec();
-	d->udpfd = -1;
 	d->cache = conf != NULL ? conf->cache : NULL;
 	if (pthread_once(&defctx_once, defctx_init) != 0 || !defctx_ok)
 		goto fail;
-	if ((d->ctx = dns_new(&dns_defctx)) == NULL)
-		goto fail;
-	if (conf != NULL && conf->nservers > 0) {
-		dns_add_serv(d->ctx, NULL);
-		for (unsigned i = 0; i < conf->nservers &&
-		    i < DNS_MAX_SERVERS; i++)
-			if (dns_add_serv_s(d->ctx,
-			    (const struct sockaddr *)&conf->servers[i]) < 0)
-				goto fail;
+	if (n > DNS_MAX_SERVERS)
+		n = DNS_MAX_SERVERS;
+	for (d->nsrv = 0; d->nsrv < (n ? n : 1); d->nsrv++) {
+		struct server *s = &d->srv[d->nsrv];
+
+		s->fd = -1;
+		if (n > 0)
+			s->sa = conf->servers[d->nsrv];
+		if ((s->ctx = server_ctx(n > 0 ? &s->sa : NULL)) == NULL)
+			goto fail;
 	}
-	/* udns retries each second at first; our deadline ends it all */
-	dns_set_opt(d->ctx, DNS_OPT_TIMEOUT, 1);
-	dns_set_opt(d->ctx, DNS_OPT_NTRIES, 5);
-	dns_set_dbgfn(d->ctx, udns_reply);
-	if ((d->udpfd = dns_open(d->ctx)) < 0)
+	/* a resolver that cannot have a socket is refused now */
+	if ((d->srv[0].fd = dns_open(d->srv[0].ctx)) < 0)
 		goto fail;
 	return d;
 fail:
@@ -1421,8 +1769,9 @@ spf_dns_free(struct dns *d)
 		x->q = NULL;
 		forget(x);
 	}
-	if (d->ctx != NULL)
-		dns_free(d->ctx);
+	for (unsigned i = 0; i < d->nsrv; i++)
+		if (d->srv[i].ctx != NULL)
+			dns_free(d->srv[i].ctx);
 	free(d);
 }
 
@@ -1432,11 +1781,15 @@ dns_deadline(struct dns *d, unsigned ms)
 	d->deadline = now_usec() + (uint64_t)(ms ? ms : d->timeout_ms) * 1000u;
 	/* A fresh socket, so a fresh random source port, for each
 	 * evaluation: with udns's random IDs, 32 bits an off-path forger
-	 * must guess instead of 16 (a thread's context lives long). */
-	if (d->flight.head == NULL && dns_active(d->ctx) == 0) {
-		dns_close(d->ctx);
-		d->udpfd = dns_open(d->ctx);
-	}
+	 * must guess instead of 16 (a thread's context lives long).  They
+	 * open again when first needed. */
+	if (d->flight.head != NULL)
+		return;
+	for (unsigned i = 0; i < d->nsrv; i++)
+		if (d->srv[i].fd >= 0 && dns_active(d->srv[i].ctx) == 0) {
+			dns_close(d->srv[i].ctx);
+			d->srv[i].fd = -1;
+		}
 }
 
 void

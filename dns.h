@@ -1,10 +1,10 @@
 /*
  * dns.h - the resolver behind the evaluator's struct spf_resolver, on udns.
  *
- * One struct dns per thread (it owns one udns context and its socket, and
- * is not locked).  Before each evaluation the caller starts one overall
- * deadline with dns_deadline(); every question still unanswered when it
- * passes is answered SPF_DNS_TIMEOUT.
+ * One struct dns per thread (it owns a udns context and a socket per
+ * nameserver, and is not locked).  Before each evaluation the caller
+ * starts one overall deadline with dns_deadline(); every question still
+ * unanswered when it passes is answered SPF_DNS_TIMEOUT.
  *
  * Copyright (C) 2026 the spf-milter authors.  GPL-3.0-or-later.
  */
@@ -27,6 +27,11 @@ struct dns_config {
 	unsigned nservers;
 	/* Default deadline of one evaluation; 0 means DNS_DEFAULT_TIMEOUT_MS. */
 	unsigned timeout_ms;
+	/* With two servers or more: how long one that stayed silent while
+	 * another answered is asked last, before a question tries it first
+	 * again; 0 means 30 s.  (The process remembers such servers, for all
+	 * its resolvers; the tests shorten this.) */
+	unsigned dead_retry_ms;
 	/* Answers shared between resolvers (dns_cache_new()); NULL: none.
 	 * It must outlive every resolver made with it. */
 	struct dns_cache *cache;

@@ -62,6 +62,13 @@ zone=$tmp/test.zone
 		done
 		printf '%s\n' "c$n-$n.test.example A 192.0.2.$((n % 256))"
 	done
+	# an include chain 10 deep: 11 round trips one after the other
+	i=0
+	while [ "$i" -lt 10 ]; do
+		printf '%s\n' "inc$i.test.example TXT \"v=spf1 include:inc$((i + 1)).test.example -all\""
+		i=$((i + 1))
+	done
+	printf '%s\n' 'inc10.test.example TXT "v=spf1 ip4:192.0.2.1 -all"'
 	# more names than questions fit in flight at once
 	i=0
 	while [ "$i" -lt 200 ]; do

@@ -2,7 +2,8 @@
  * test_dns.c - unit tests of dns.c: the nameserver syntax, the reply
  * parser fed hand-made and hostile packets, and the resolver against
  * test/dnsserver.py (status mapping, deadline, TCP after truncation,
- * questions in flight together).  Run by test/run-dns-tests.sh, which
+ * questions in flight together and queued beyond that, CNAME chains, a
+ * dead nameserver remembered, the cache).  Run by test/run-dns-tests.sh, which
  * starts the servers and passes their ports in the environment.
  */
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1181,8 +1183,8 @@ test_servers(void **state)
 	assert_int_equal(q.answer->status, SPF_DNS_OK);
 	r.drop(r.ctx, &q);
 	spf_dns_free(d);
-	/* a dead nameserver first: udns moves on to the next after a
-	 * second, well within the deadline */
+	/* a dead nameserver first: the next is asked after a second, well
+	 * within the deadline */
 	fd = mute_server(&c.servers[0]);
 	assert_int_equal(dns_parse_server(text, &c.servers[1]), 0);
 	c.nservers = 2;
@@ -1207,6 +1209,121 @@ test_servers(void **state)
 	r.drop(r.ctx, &q);
 	spf_dns_free(d);
 	close(fd);
+}
+
+/* The include chain inc0 -> ... -> inc10 (ip4:192.0.2.1) through D:
+ * its result, and the time it took in *MS. */
+static enum spf_result
+include_chain(struct dns *d, unsigned deadline_ms, uint64_t *ms)
+{
+	struct spf_request req;
+	struct spf_resolver r;
+	struct spf_outcome out;
+	uint64_t t0 = msec();
+
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(spf_request_set_ip(&req, "192.0.2.1"), 0);
+	req.identity = SPF_ID_MAILFROM;
+	req.sender = "someone@inc0.test.example";
+	req.helo = "inc0.test.example";
+	dns_deadline(d, deadline_ms);
+	dns_resolver(d, &r);
+	spf_check(&req, &r, &out);
+	*ms = msec() - t0;
+	return out.result;
+}
+
+/* A nameserver that comes back: relays what arrives on FD to the plain
+ * server and its answers back, one question at a time, until told to
+ * stop (or 20 s, whatever comes first). */
+struct relay {
+	int fd;
+	volatile int stop;
+	volatile int relayed;
+};
+
+static void *
+relay_thread(void *arg)
+{
+	struct relay *rl = arg;
+	struct sockaddr_in up, from;
+	unsigned char buf[4096];
+	uint64_t t0 = msec();
+	int ufd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	memset(&up, 0, sizeof(up));
+	up.sin_family = AF_INET;
+	up.sin_port = htons((uint16_t)env_port("DNS_TEST_PLAIN"));
+	up.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	while (!rl->stop && msec() - t0 < 20000) {
+		struct pollfd p = { rl->fd, POLLIN, 0 };
+		socklen_t fl = sizeof(from);
+		ssize_t n;
+
+		if (poll(&p, 1, 50) != 1)
+			continue;
+		n = recvfrom(rl->fd, buf, sizeof(buf), 0,
+		    (struct sockaddr *)&from, &fl);
+		if (n <= 0 || sendto(ufd, buf, (size_t)n, 0,
+		    (struct sockaddr *)&up, sizeof(up)) != n)
+			continue;
+		p.fd = ufd;
+		if (poll(&p, 1, 1000) != 1 ||
+		    (n = recv(ufd, buf, sizeof(buf), 0)) <= 0)
+			continue;
+		sendto(rl->fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+		rl->relayed++;
+	}
+	close(ufd);
+	return NULL;
+}
+
+static void
+test_dead_server(void **state)
+{
+	struct dns_config c;
+	struct dns *d;
+	struct relay rl = { -1, 0, 0 };
+	pthread_t tid;
+	uint64_t ms;
+	int seen;
+
+	(void)state;
+	NEED_SERVERS();
+	/* the first server never answers, the second at once */
+	memset(&c, 0, sizeof(c));
+	rl.fd = mute_server(&c.servers[0]);
+	c.servers[1] = c.servers[0];
+	((struct sockaddr_in *)&c.servers[1])->sin_port =
+	    htons((uint16_t)env_port("DNS_TEST_PLAIN"));
+	c.nservers = 2;
+	c.dead_retry_ms = 500;
+	assert_non_null(d = spf_dns_new(&c));
+	/* 11 round trips one after the other: the dead server costs one
+	 * second once, not one per round trip (11 s, past the deadline) */
+	assert_int_equal(include_chain(d, 4000, &ms), SPF_PASS);
+	printf("# include chain 10 deep, first of two servers dead: %llu ms\n",
+	    (unsigned long long)ms);
+	spf_dns_free(d);
+	/* remembered by the process: another resolver (another thread's)
+	 * does not ask it first at all */
+	assert_non_null(d = spf_dns_new(&c));
+	assert_int_equal(include_chain(d, 900, &ms), SPF_PASS);
+	printf("# the same again, another resolver: %llu ms\n",
+	    (unsigned long long)ms);
+	/* it comes back: once its 500 ms are over, a question asks it first
+	 * again, and then every question does */
+	assert_int_equal(pthread_create(&tid, NULL, relay_thread, &rl), 0);
+	usleep(600000);
+	assert_int_equal(include_chain(d, 900, &ms), SPF_PASS);
+	seen = rl.relayed;
+	assert_true(seen >= 1);
+	assert_int_equal(include_chain(d, 900, &ms), SPF_PASS);
+	assert_int_equal(rl.relayed - seen, 11);
+	rl.stop = 1;
+	assert_int_equal(pthread_join(tid, NULL), 0);
+	close(rl.fd);
+	spf_dns_free(d);
 }
 
 /* Questions the plain server saw for NAME TYPE over UDP. */
@@ -1416,6 +1533,7 @@ main(void)
 		cmocka_unit_test(test_many_at_once),
 		cmocka_unit_test(test_drop_in_flight),
 		cmocka_unit_test(test_servers),
+		cmocka_unit_test(test_dead_server),
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_cache_threads),
 		cmocka_unit_test(test_from_environment),

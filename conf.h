@@ -136,6 +136,8 @@ struct conf {
 	size_t ndns_servers;
 	/* Entries of the shared DNS answer cache; 0 turns it off. */
 	unsigned dns_cache_size;		/* default 1000 */
+	/* Memory the cache may hold, in bytes. */
+	size_t dns_cache_max_bytes;		/* default 1 MiB */
 
 	/* private to conf.c */
 	unsigned refs;

@@ -734,12 +734,21 @@ dns_parse_reply(const unsigned char *p, size_t len, const char *name,
  * Answers shared by the resolvers of all threads, under one lock: a hash
  * table of (name, type) with a least-recently-used list for eviction.
  * Only definite answers are kept (records, no data, no such name), for
- * their TTL (at most a day); answers over CACHE_MAX_DATA bytes are not
- * kept, so the cache holds at most entries x (that + a name).
+ * their TTL (at most a day).
+ *
+ * What the sender's DNS puts in the cache is bounded twice: in entries,
+ * and in bytes, the table included, counted as malloc holds them
+ * (entry_cost()).  An entry costs at most DNS_CACHE_MAX_ENTRY: a TXT answer
+ * of 4 KB fits, and so do 200 A records; a bigger answer is used but not
+ * kept (without this, 4 KB of data could be 4000 one-byte records of 16
+ * bytes each, 68 KB).  When either bound is hit, the least recently used
+ * entries go.
  */
-#define CACHE_MAX_DATA	4096
 #define CACHE_MAX_TTL	86400
 #define CACHE_MAX	1000000
+/* What malloc holds for a block of N bytes: a header of up to 16 bytes,
+ * and the size rounded up to 16 (glibc on 64 bits; others hold less). */
+#define BLOCK(n)	(((size_t)(n) + 16 + 15) & ~(size_t)15)
 
 struct centry {
 	struct centry *hnext;		/* in its bucket */
@@ -747,6 +756,7 @@ struct centry {
 	uint64_t expires;		/* seconds, monotonic */
 	uint32_t hash;
 	uint16_t type;
+	size_t cost;			/* entry_cost() */
 	struct spf_answer *ans;
 	char name[];			/* lower case */
 };
@@ -756,6 +766,7 @@ struct dns_cache {
 	struct centry **bucket;
 	size_t nbuckets;		/* a power of two */
 	unsigned count, max;
+	size_t bytes, max_bytes;	/* held, the table included */
 	struct centry *newest, *oldest;
 };
 
@@ -796,18 +807,37 @@ answer_copy(const struct spf_answer *a, uint32_t ttl)
 	return c;
 }
 
+/* What an entry of NAMELEN bytes of name holding A costs. */
+static size_t
+entry_cost(size_t namelen, const struct spf_answer *a)
+{
+	size_t data = 0;
+
+	for (unsigned i = 0; i < a->count; i++)
+		data += (size_t)a->rr[i].len + 1;
+	return BLOCK(sizeof(struct centry) + namelen + 1) +
+	    BLOCK(sizeof(*a) + a->count * sizeof(a->rr[0]) + data + 1);
+}
+
 struct dns_cache *
-dns_cache_new(unsigned entries)
+dns_cache_new(unsigned entries, size_t max_bytes)
 {
 	struct dns_cache *c;
+	size_t want;
 
 	if (entries == 0 || entries > CACHE_MAX ||
 	    (c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->max = entries;
-	for (c->nbuckets = 16; c->nbuckets < (size_t)entries;)
+	c->max_bytes = max_bytes;
+	/* a bucket for every entry the bounds let in, at 512 bytes each
+	 * when bytes bound first: chains stay short, the table small */
+	want = max_bytes / 512 < entries ? max_bytes / 512 : entries;
+	for (c->nbuckets = 16; c->nbuckets < want;)
 		c->nbuckets *= 2;
-	if ((c->bucket = calloc(c->nbuckets, sizeof(*c->bucket))) == NULL ||
+	c->bytes = BLOCK(sizeof(*c)) + BLOCK(c->nbuckets * sizeof(*c->bucket));
+	if (c->bytes > max_bytes ||
+	    (c->bucket = calloc(c->nbuckets, sizeof(*c->bucket))) == NULL ||
 	    pthread_mutex_init(&c->lock, NULL) != 0) {
 		free(c->bucket);
 		free(c);
@@ -852,6 +882,7 @@ cache_remove(struct dns_cache *c, struct centry *e)
 	*pp = e->hnext;
 	lru_unlink(c, e);
 	c->count--;
+	c->bytes -= e->cost;
 	free(e->ans);
 	free(e);
 }
@@ -909,14 +940,8 @@ cache_get(struct dns_cache *c, const char *name, unsigned type)
 static int
 cacheable(const struct spf_answer *a)
 {
-	size_t len = 0;
-
-	if (a->ttl == 0 || (a->status != SPF_DNS_OK &&
-	    a->status != SPF_DNS_NODATA && a->status != SPF_DNS_NXDOMAIN))
-		return 0;
-	for (unsigned i = 0; i < a->count; i++)
-		len += (size_t)a->rr[i].len + 1;
-	return len <= CACHE_MAX_DATA;
+	return a->ttl > 0 && (a->status == SPF_DNS_OK ||
+	    a->status == SPF_DNS_NODATA || a->status == SPF_DNS_NXDOMAIN);
 }
 
 /* Keep a copy of A, the answer to NAME/TYPE, for its TTL. */
@@ -926,10 +951,11 @@ cache_put(struct dns_cache *c, const char *name, unsigned type,
 {
 	uint32_t hash = cache_hash(name, type);
 	uint32_t ttl = a->ttl < CACHE_MAX_TTL ? a->ttl : CACHE_MAX_TTL;
-	size_t n = strlen(name);
+	size_t n = strlen(name), cost = entry_cost(n, a);
 	struct centry *e, *old;
 
-	if (!cacheable(a) || (e = malloc(sizeof(*e) + n + 1)) == NULL)
+	if (!cacheable(a) || cost > DNS_CACHE_MAX_ENTRY ||
+	    (e = malloc(sizeof(*e) + n + 1)) == NULL)
 		return;
 	if ((e->ans = answer_copy(a, ttl)) == NULL) {
 		free(e);
@@ -939,6 +965,7 @@ cache_put(struct dns_cache *c, const char *name, unsigned type,
 		e->name[i] = (char)lower((unsigned char)name[i]);
 	e->hash = hash;
 	e->type = (uint16_t)type;
+	e->cost = cost;
 	e->expires = now_usec() / 1000000u + ttl;
 	if (pthread_mutex_lock(&c->lock) != 0) {
 		free(e->ans);
@@ -947,12 +974,21 @@ cache_put(struct dns_cache *c, const char *name, unsigned type,
 	}
 	if ((old = cache_find(c, name, type, hash)) != NULL)
 		cache_remove(c, old);
-	if (c->count >= c->max)
+	while (c->oldest != NULL &&
+	    (c->count >= c->max || c->bytes + cost > c->max_bytes))
 		cache_remove(c, c->oldest);
+	if (c->bytes + cost > c->max_bytes) {
+		/* larger than the whole cache may hold */
+		pthread_mutex_unlock(&c->lock);
+		free(e->ans);
+		free(e);
+		return;
+	}
 	e->hnext = c->bucket[hash & (c->nbuckets - 1)];
 	c->bucket[hash & (c->nbuckets - 1)] = e;
 	lru_push(c, e);
 	c->count++;
+	c->bytes += cost;
 	pthread_mutex_unlock(&c->lock);
 }
 

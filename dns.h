@@ -40,11 +40,16 @@ struct dns_config {
 struct dns;
 struct dns_cache;
 
-/* A cache of at most ENTRIES answers (1..1000000), safe to share between
- * threads; answers are kept for their TTL (at most a day), negative ones
- * for the SOA's negative TTL, failures and timeouts never.  NULL when
- * ENTRIES is 0 (no cache) or out of range, or without memory. */
-struct dns_cache *dns_cache_new(unsigned entries);
+/* A cache of at most ENTRIES answers (1..1000000) holding at most
+ * MAX_BYTES of memory, its table included; safe to share between
+ * threads.  Answers are kept for their TTL (at most a day), negative ones
+ * for the SOA's negative TTL, failures and timeouts never; an answer
+ * costs at most DNS_CACHE_MAX_ENTRY bytes (a bigger one is not kept), and
+ * when a bound is hit the least recently used go.  NULL when ENTRIES is 0
+ * (no cache) or out of range, MAX_BYTES too small for the table, or
+ * without memory. */
+#define DNS_CACHE_MAX_ENTRY	4608
+struct dns_cache *dns_cache_new(unsigned entries, size_t max_bytes);
 void dns_cache_free(struct dns_cache *c);
 
 /* A resolver with its own udns context; NULL when the context cannot be

@@ -613,9 +613,11 @@ reload(void)
 	if (str_differs(old->socket, c->socket))
 		logmsg(LOG_WARNING, "reload: socket changed; it takes a "
 		    "restart to listen on the new one");
-	if (old->dns_cache_size != c->dns_cache_size)
-		logmsg(LOG_WARNING, "reload: dns_cache_size changed; it takes "
-		    "a restart to resize the cache");
+	if (old->dns_cache_size != c->dns_cache_size ||
+	    old->dns_cache_max_bytes != c->dns_cache_max_bytes)
+		logmsg(LOG_WARNING, "reload: dns_cache_size or "
+		    "dns_cache_max_bytes changed; it takes a restart to resize "
+		    "the cache");
 	if (str_differs(old->user, c->user))
 		logmsg(LOG_WARNING, "reload: user changed; it takes a restart "
 		    "to run as the new one");
@@ -1595,7 +1597,8 @@ run_milter(const struct conf *c)
 
 	log_configure(c);
 	if (c->dns_cache_size > 0 &&
-	    (dns_shared_cache = dns_cache_new(c->dns_cache_size)) == NULL)
+	    (dns_shared_cache = dns_cache_new(c->dns_cache_size,
+	    c->dns_cache_max_bytes)) == NULL)
 		logmsg(LOG_WARNING, "no DNS answer cache: out of memory");
 	if (start_threads() != 0)
 		return SPF_MILTER_EXIT_RUNTIME;

@@ -57,7 +57,8 @@ zone=$tmp/test.zone
 	for n in 9 15 200; do
 		i=0
 		while [ "$i" -lt "$n" ]; do
-			printf '%s\n' "c$n-$i.test.example CNAME c$n-$((i + 1)).test.example"
+			printf 'c%s-%s.test.example CNAME c%s-%s.test.example\n' \
+			    "$n" "$i" "$n" "$((i + 1))"
 			i=$((i + 1))
 		done
 		printf '%s\n' "c$n-$n.test.example A 192.0.2.$((n % 256))"
@@ -65,10 +66,31 @@ zone=$tmp/test.zone
 	# an include chain 10 deep: 11 round trips one after the other
 	i=0
 	while [ "$i" -lt 10 ]; do
-		printf '%s\n' "inc$i.test.example TXT \"v=spf1 include:inc$((i + 1)).test.example -all\""
+		printf 'inc%s.test.example TXT "v=spf1 include:%s -all"\n' \
+		    "$i" "inc$((i + 1)).test.example"
 		i=$((i + 1))
 	done
 	printf '%s\n' 'inc10.test.example TXT "v=spf1 ip4:192.0.2.1 -all"'
+	# big answers for the cache: 3.75 KB of TXT, 180 A records, and 300
+	# empty TXT records (more than the cache keeps of one answer)
+	t=$(printf '%0250d' 0)
+	t="\"$t\" \"$t\" \"$t\" \"$t\" \"$t\""
+	i=0
+	while [ "$i" -lt 20 ]; do
+		printf '%s\n' "fat$i.test.example TXT $t $t $t"
+		i=$((i + 1))
+	done
+	i=0
+	while [ "$i" -lt 1800 ]; do
+		printf 'many%s.test.example A 10.0.%s.%s\n' \
+		    "$((i / 180))" "$((i / 180))" "$((i % 180))"
+		i=$((i + 1))
+	done
+	i=0
+	while [ "$i" -lt 300 ]; do
+		printf '%s\n' 'tiny.test.example TXT ""'
+		i=$((i + 1))
+	done
 	# more names than questions fit in flight at once
 	i=0
 	while [ "$i" -lt 200 ]; do

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -498,7 +499,8 @@ long_chain(unsigned n, int loop, char *next)
 		memcpy(p + at, "\xc0\x0f", 2);
 		at += 2;
 		if (i == n) {		/* the end: an A record */
-			memcpy(p + at, "\0\1\0\1\0\0\0\x3c\0\4\xc0\0\2\x63", 14);
+			memcpy(p + at,
+			    "\0\1\0\1\0\0\0\x3c\0\4\xc0\0\2\x63", 14);
 			at += 14;
 			continue;
 		}
@@ -1347,10 +1349,10 @@ test_cache(void **state)
 	char name[32];
 
 	(void)state;
-	assert_null(dns_cache_new(0));
-	assert_null(dns_cache_new(1000001));
+	assert_null(dns_cache_new(0, 1 << 20));
+	assert_null(dns_cache_new(1000001, 1 << 20));
 	NEED_SERVERS();
-	assert_non_null(c = dns_cache_new(3));
+	assert_non_null(c = dns_cache_new(3, 1 << 20));
 	assert_non_null(d = resolver_cached("DNS_TEST_PLAIN", 3000, c));
 	assert_non_null(d2 = resolver_cached("DNS_TEST_PLAIN", 3000, c));
 	dns_resolver(d, &r);
@@ -1429,6 +1431,77 @@ test_cache(void **state)
 	dns_cache_free(c);
 }
 
+/* Heap bytes in use (glibc); 0 elsewhere. */
+static size_t
+heap_used(void)
+{
+#ifdef __GLIBC__
+	return mallinfo2().uordblks;
+#else
+	return 0;
+#endif
+}
+
+static void
+test_cache_bytes(void **state)
+{
+	enum { BOUND = 32 * 1024 };
+	struct dns_cache *c;
+	struct dns *d;
+	struct spf_resolver r;
+	struct spf_query q;
+	char name[64];
+	size_t before, held;
+
+	(void)state;
+	/* not even room for its table */
+	assert_null(dns_cache_new(1000, 200));
+	NEED_SERVERS();
+	before = heap_used();
+	assert_non_null(c = dns_cache_new(1000, BOUND));
+	assert_non_null(d = resolver_cached("DNS_TEST_PLAIN", 3000, c));
+	dns_resolver(d, &r);
+	dns_deadline(d, 0);
+	/* 30 answers of about 3.9 KB each as kept, 117 KB: 1000 entries
+	 * would hold them all, 32 KB do not */
+	for (int i = 0; i < 30; i++) {
+		if (i < 20)
+			snprintf(name, sizeof(name), "fat%d.test.example", i);
+		else
+			snprintf(name, sizeof(name), "many%d.test.example",
+			    i - 20);
+		ask(&r, &q, name, i < 20 ? SPF_T_TXT : SPF_T_A);
+		assert_int_equal(q.answer->status, SPF_DNS_OK);
+		assert_int_equal(q.answer->count, i < 20 ? 1 : 180);
+		if (i < 20)
+			assert_int_equal(q.answer->rr[0].len, 3750);
+		r.drop(r.ctx, &q);
+	}
+	/* the newest are kept, the oldest went */
+	ask(&r, &q, "many9.test.example", SPF_T_A);
+	assert_int_equal(q.usec, 0);
+	assert_int_equal(q.answer->count, 180);
+	r.drop(r.ctx, &q);
+	ask(&r, &q, "fat0.test.example", SPF_T_TXT);
+	assert_true(q.usec > 0);
+	r.drop(r.ctx, &q);
+	assert_int_equal(asked("fat0.test.example", "TXT"), 2);
+	/* 300 empty strings: 4.7 KB as kept, more than one answer may take */
+	for (int i = 0; i < 2; i++) {
+		ask(&r, &q, "tiny.test.example", SPF_T_TXT);
+		assert_int_equal(q.answer->count, 300);
+		r.drop(r.ctx, &q);
+	}
+	assert_int_equal(asked("tiny.test.example", "TXT"), 2);
+	/* what the cache holds now, as malloc counts it */
+	spf_dns_free(d);
+	held = heap_used() - before;
+	printf("# cache of at most %d bytes, after 32 answers of ~4 KB: "
+	    "%zu bytes on the heap\n", BOUND, held);
+	assert_true(held <= BOUND);
+	dns_cache_free(c);
+}
+
 struct worker {
 	struct dns_cache *cache;
 	int errors;
@@ -1479,7 +1552,7 @@ test_cache_threads(void **state)
 	(void)state;
 	NEED_SERVERS();
 	/* smaller than the 16 names: entries come and go all the time */
-	assert_non_null(c = dns_cache_new(8));
+	assert_non_null(c = dns_cache_new(8, 1 << 20));
 	for (int i = 0; i < N; i++) {
 		w[i].cache = c;
 		w[i].errors = 0;
@@ -1535,6 +1608,7 @@ main(void)
 		cmocka_unit_test(test_servers),
 		cmocka_unit_test(test_dead_server),
 		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_cache_bytes),
 		cmocka_unit_test(test_cache_threads),
 		cmocka_unit_test(test_from_environment),
 	};

@@ -1203,9 +1203,8 @@ print_dns_timeout(const struct conf *c, int arg, FILE *out)
 	fprintf(out, "%u.%s", ms / 1000, frac);
 }
 
-/* "192.0.2.1", "192.0.2.1:53", "2001:db8::1", "[2001:db8::1]:53" */
-static int
-parse_server(const char *item, struct sockaddr_storage *ss)
+int
+conf_parse_server(const char *item, struct sockaddr_storage *ss)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
@@ -1261,7 +1260,7 @@ add_server(struct parse *p, const char *key, const char *item, void *arg)
 	struct sockaddr_storage ss;
 	char buf[80];
 
-	if (parse_server(item, &ss) == -1) {
+	if (conf_parse_server(item, &ss) == -1) {
 		perr(p, "invalid nameserver \"%s\" in %s (expected an IP "
 		    "address with optional port, e.g. 192.0.2.53, "
 		    "192.0.2.53:5353, 2001:db8::53 or [2001:db8::53]:5353)",
@@ -1363,7 +1362,7 @@ parse_bytes(const char *s)
 		mult = 1UL << (10 * (u - units + 1));
 		n--;
 	}
-	if (n == 0 || n >= sizeof num)
+	if (n == 0 || n >= sizeof(num))
 		return -1;
 	memcpy(num, s, n);
 	num[n] = '\0';
@@ -1382,7 +1381,7 @@ set_cache_bytes(struct parse *p, int arg, const char *key, const char *value)
 	if (v < (long)CACHE_BYTES_MIN) {
 		perr(p, "invalid %s \"%s\" (expected bytes from 16K to 1G, "
 		    "K, M or G for units of 1024, e.g. %s = 1M)", key,
-		    shown(value, buf, sizeof buf), key);
+		    shown(value, buf, sizeof(buf)), key);
 		return -1;
 	}
 	p->c->dns_cache_max_bytes = (size_t)v;

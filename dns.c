@@ -28,13 +28,11 @@
  *
  * Copyright (C) 2026 the spf-milter authors.  GPL-3.0-or-later.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -82,17 +80,17 @@ struct ask {
 
 /* One question, waiting to be sent or in flight. */
 struct dq {
-	struct dns *d;
+	struct resolver *d;
 	struct spf_query *q;
 	struct dq *next, *prev;		/* in d->flight or d->waiting */
 	int queued;			/* in d->waiting: not sent yet */
 	unsigned char dn[DNS_MAXDN];	/* the name in wire form */
 	uint64_t start;			/* microseconds, monotonic */
 	/* over UDP: the servers in the order to ask them, and each ask */
-	unsigned char order[DNS_MAX_SERVERS];
+	unsigned char order[RESOLVER_MAX_SERVERS];
 	unsigned nasked;		/* order[0 .. nasked - 1] asked */
 	uint64_t next_try;		/* ask the next server then; 0: none */
-	struct ask ask[DNS_MAX_SERVERS];	/* by server */
+	struct ask ask[RESOLVER_MAX_SERVERS];	/* by server */
 	struct spf_answer *failure;	/* a server's failure, kept while
 					   others may still answer */
 	/* what the last reply brought, for the ask it came to */
@@ -132,8 +130,8 @@ struct server {
 	struct sockaddr_storage sa;	/* family 0: the system's servers */
 };
 
-struct dns {
-	struct server srv[DNS_MAX_SERVERS];
+struct resolver {
+	struct server srv[RESOLVER_MAX_SERVERS];
 	unsigned nsrv;
 	unsigned timeout_ms;
 	unsigned dead_retry_ms;
@@ -142,7 +140,7 @@ struct dns {
 	struct dqlist waiting;		/* not sent yet, first come first */
 	int pending;			/* udns holds questions not sent yet */
 	uint16_t nextid;		/* for TCP questions */
-	struct dns_cache *cache;	/* shared with other threads, or NULL */
+	struct resolver_cache *cache;	/* shared with other threads, or NULL */
 };
 
 /* ---------------------------------------------------------------- time */
@@ -157,7 +155,7 @@ now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* ---------------------------------------------------------------- names */
+/* --------------------------------------------------------------- names */
 
 /* NAME (dotted, no trailing dot needed) to wire form; bytes are taken
  * literally, no escapes: the evaluator hands over names as they are.
@@ -279,7 +277,7 @@ dn_to_text(const unsigned char *dn, char *out)
 	return o;
 }
 
-/* ---------------------------------------------------------------- replies */
+/* ------------------------------------------------------------- replies */
 
 static uint16_t
 get16(const unsigned char *p)
@@ -712,7 +710,7 @@ parse_reply(const unsigned char *p, size_t len, const unsigned char *qdn,
 }
 
 struct spf_answer *
-dns_parse_reply(const unsigned char *p, size_t len, const char *name,
+resolver_parse_reply(const unsigned char *p, size_t len, const char *name,
     unsigned type, char *next)
 {
 	unsigned char qdn[DNS_MAXDN], follow[DNS_MAXDN];
@@ -728,7 +726,7 @@ dns_parse_reply(const unsigned char *p, size_t len, const char *name,
 	return a;
 }
 
-/* ---------------------------------------------------------------- cache */
+/* --------------------------------------------------------------- cache */
 
 /*
  * Answers shared by the resolvers of all threads, under one lock: a hash
@@ -738,7 +736,7 @@ dns_parse_reply(const unsigned char *p, size_t len, const char *name,
  *
  * What the sender's DNS puts in the cache is bounded twice: in entries,
  * and in bytes, the table included, counted as malloc holds them
- * (entry_cost()).  An entry costs at most DNS_CACHE_MAX_ENTRY: a TXT answer
+ * (entry_cost()).  An entry costs at most RESOLVER_CACHE_MAX_ENTRY: a TXT answer
  * of 4 KB fits, and so do 200 A records; a bigger answer is used but not
  * kept (without this, 4 KB of data could be 4000 one-byte records of 16
  * bytes each, 68 KB).  When either bound is hit, the least recently used
@@ -761,7 +759,7 @@ struct centry {
 	char name[];			/* lower case */
 };
 
-struct dns_cache {
+struct resolver_cache {
 	pthread_mutex_t lock;
 	struct centry **bucket;
 	size_t nbuckets;		/* a power of two */
@@ -819,10 +817,10 @@ entry_cost(size_t namelen, const struct spf_answer *a)
 	    BLOCK(sizeof(*a) + a->count * sizeof(a->rr[0]) + data + 1);
 }
 
-struct dns_cache *
-dns_cache_new(unsigned entries, size_t max_bytes)
+struct resolver_cache *
+resolver_cache_new(unsigned entries, size_t max_bytes)
 {
-	struct dns_cache *c;
+	struct resolver_cache *c;
 	size_t want;
 
 	if (entries == 0 || entries > CACHE_MAX ||
@@ -847,7 +845,7 @@ dns_cache_new(unsigned entries, size_t max_bytes)
 }
 
 static void
-lru_unlink(struct dns_cache *c, struct centry *e)
+lru_unlink(struct resolver_cache *c, struct centry *e)
 {
 	if (e->older != NULL)
 		e->older->newer = e->newer;
@@ -860,7 +858,7 @@ lru_unlink(struct dns_cache *c, struct centry *e)
 }
 
 static void
-lru_push(struct dns_cache *c, struct centry *e)
+lru_push(struct resolver_cache *c, struct centry *e)
 {
 	e->newer = NULL;
 	e->older = c->newest;
@@ -873,7 +871,7 @@ lru_push(struct dns_cache *c, struct centry *e)
 
 /* Unlink E from its bucket and the list, and free it. */
 static void
-cache_remove(struct dns_cache *c, struct centry *e)
+cache_remove(struct resolver_cache *c, struct centry *e)
 {
 	struct centry **pp = &c->bucket[e->hash & (c->nbuckets - 1)];
 
@@ -888,7 +886,7 @@ cache_remove(struct dns_cache *c, struct centry *e)
 }
 
 static struct centry *
-cache_find(struct dns_cache *c, const char *name, unsigned type,
+cache_find(struct resolver_cache *c, const char *name, unsigned type,
     uint32_t hash)
 {
 	struct centry *e = c->bucket[hash & (c->nbuckets - 1)];
@@ -901,7 +899,7 @@ cache_find(struct dns_cache *c, const char *name, unsigned type,
 }
 
 void
-dns_cache_free(struct dns_cache *c)
+resolver_cache_free(struct resolver_cache *c)
 {
 	if (c == NULL)
 		return;
@@ -915,7 +913,7 @@ dns_cache_free(struct dns_cache *c)
 /* A copy of the cached answer to NAME/TYPE with the TTL it has left, or
  * NULL. */
 static struct spf_answer *
-cache_get(struct dns_cache *c, const char *name, unsigned type)
+cache_get(struct resolver_cache *c, const char *name, unsigned type)
 {
 	uint32_t hash = cache_hash(name, type);
 	uint64_t now = now_usec() / 1000000u;
@@ -946,7 +944,7 @@ cacheable(const struct spf_answer *a)
 
 /* Keep a copy of A, the answer to NAME/TYPE, for its TTL. */
 static void
-cache_put(struct dns_cache *c, const char *name, unsigned type,
+cache_put(struct resolver_cache *c, const char *name, unsigned type,
     const struct spf_answer *a)
 {
 	uint32_t hash = cache_hash(name, type);
@@ -954,7 +952,7 @@ cache_put(struct dns_cache *c, const char *name, unsigned type,
 	size_t n = strlen(name), cost = entry_cost(n, a);
 	struct centry *e, *old;
 
-	if (!cacheable(a) || cost > DNS_CACHE_MAX_ENTRY ||
+	if (!cacheable(a) || cost > RESOLVER_CACHE_MAX_ENTRY ||
 	    (e = malloc(sizeof(*e) + n + 1)) == NULL)
 		return;
 	if ((e->ans = answer_copy(a, ttl)) == NULL) {
@@ -992,7 +990,7 @@ cache_put(struct dns_cache *c, const char *name, unsigned type,
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* ---------------------------------------------------------------- questions */
+/* ----------------------------------------------------------- questions */
 
 /* The answer when not even an answer can be allocated: never freed. */
 static struct spf_answer no_memory = { .status = SPF_DNS_SERVFAIL };
@@ -1028,7 +1026,7 @@ dq_unlink(struct dqlist *l, struct dq *x)
 static void
 cancel_asks(struct dq *x)
 {
-	struct dns *d = x->d;
+	struct resolver *d = x->d;
 
 	for (unsigned i = 0; i < d->nsrv; i++) {
 		struct ask *a = &x->ask[i];
@@ -1048,7 +1046,7 @@ cancel_asks(struct dq *x)
 static void
 forget(struct dq *x)
 {
-	struct dns *d = x->d;
+	struct resolver *d = x->d;
 
 	cancel_asks(x);
 	if (x->fd != -1)
@@ -1086,7 +1084,7 @@ finish(struct dq *x, struct spf_answer *a)
 static void
 answered(struct dq *x, struct spf_answer *a)
 {
-	struct dns *d = x->d;
+	struct resolver *d = x->d;
 
 	if (a == x->last)
 		x->last = NULL;
@@ -1123,7 +1121,7 @@ answered(struct dq *x, struct spf_answer *a)
 /* Everything still open when the deadline passes times out, the
  * questions never sent included: the deadline, not our queue, ends them. */
 static void
-expire_all(struct dns *d)
+expire_all(struct resolver *d)
 {
 	while (d->waiting.head != NULL)
 		finish(d->waiting.head, status_answer(SPF_DNS_TIMEOUT, 0));
@@ -1131,7 +1129,7 @@ expire_all(struct dns *d)
 		finish(d->flight.head, status_answer(SPF_DNS_TIMEOUT, 0));
 }
 
-/* ---------------------------------------------------------------- TCP */
+/* ----------------------------------------------------------------- TCP */
 
 /* Ask X's question again over TCP, to the server that truncated it. */
 static int
@@ -1240,7 +1238,7 @@ tcp_step(struct dq *x)
 		    x->chain));
 }
 
-/* ---------------------------------------------------------------- servers */
+/* ------------------------------------------------------------- servers */
 
 /*
  * What the process knows of its nameservers, shared by every thread's
@@ -1249,7 +1247,7 @@ tcp_step(struct dq *x)
  * port; a server not listed is alive.  Only resolvers with two servers
  * or more look here: with one, there is no choice to make.
  */
-#define HEALTH_SLOTS	(2 * DNS_MAX_SERVERS)
+#define HEALTH_SLOTS	(2 * RESOLVER_MAX_SERVERS)
 
 static struct {
 	pthread_mutex_t lock;
@@ -1349,7 +1347,7 @@ server_silent(const struct sockaddr_storage *sa, uint64_t until)
 static void
 heard_from(struct dq *x, struct ask *a)
 {
-	struct dns *d = x->d;
+	struct resolver *d = x->d;
 	uint64_t now;
 
 	a->replied = 1;
@@ -1515,16 +1513,16 @@ udns_done(struct dns_ctx *ctx, void *result, void *data)
 		finish(x, status_answer(SPF_DNS_SERVFAIL, 0));
 }
 
-/* ---------------------------------------------------------------- sending */
+/* ------------------------------------------------------------- sending */
 
 /* The order X asks the servers in: as configured, those known dead last
  * (they are still asked when the others do not answer). */
 static void
 plan(struct dq *x)
 {
-	struct dns *d = x->d;
+	struct resolver *d = x->d;
 	uint64_t now = now_usec();
-	int dead[DNS_MAX_SERVERS];
+	int dead[RESOLVER_MAX_SERVERS];
 	unsigned n = 0;
 
 	memset(x->ask, 0, sizeof(x->ask));
@@ -1540,7 +1538,7 @@ plan(struct dq *x)
 /* Send waiting questions, oldest first, while fewer than MAX_IN_FLIGHT
  * are out and the deadline has not passed. */
 static void
-send_waiting(struct dns *d)
+send_waiting(struct resolver *d)
 {
 	uint64_t now = now_usec();
 
@@ -1566,7 +1564,7 @@ send_waiting(struct dns *d)
  * outside udns's callbacks only.
  */
 static void
-flush(struct dns *d)
+flush(struct resolver *d)
 {
 	for (;;) {
 		send_waiting(d);
@@ -1579,13 +1577,13 @@ flush(struct dns *d)
 	}
 }
 
-/* ---------------------------------------------------------------- waiting */
+/* ------------------------------------------------------------- waiting */
 
 /* Run the timers: udns's (retries; a server given up on) and ours (the
  * next server for a question not answered in time).  Returns MS, or
  * less when a timer is due sooner. */
 static int
-run_timers(struct dns *d, int ms)
+run_timers(struct resolver *d, int ms)
 {
 	uint64_t now;
 
@@ -1612,11 +1610,11 @@ run_timers(struct dns *d, int ms)
 
 /* Wait at most MS for something to happen and handle it. */
 static void
-poll_once(struct dns *d, int ms)
+poll_once(struct resolver *d, int ms)
 {
-	struct pollfd pfd[DNS_MAX_SERVERS + MAX_IN_FLIGHT];
-	struct dq *who[DNS_MAX_SERVERS + MAX_IN_FLIGHT];
-	struct server *srv[DNS_MAX_SERVERS];
+	struct pollfd pfd[RESOLVER_MAX_SERVERS + MAX_IN_FLIGHT];
+	struct dq *who[RESOLVER_MAX_SERVERS + MAX_IN_FLIGHT];
+	struct server *srv[RESOLVER_MAX_SERVERS];
 	int n = 0, nudp;
 
 	ms = run_timers(d, ms);
@@ -1629,7 +1627,7 @@ poll_once(struct dns *d, int ms)
 	}
 	nudp = n;
 	for (struct dq *x = d->flight.head; x != NULL &&
-	    n < DNS_MAX_SERVERS + MAX_IN_FLIGHT; x = x->next) {
+	    n < RESOLVER_MAX_SERVERS + MAX_IN_FLIGHT; x = x->next) {
 		if (x->fd == -1)
 			continue;
 		pfd[n].fd = x->fd;
@@ -1652,14 +1650,12 @@ poll_once(struct dns *d, int ms)
 static void
 res_submit(void *ctx, struct spf_query *q)
 {
-	struct dns *d = ctx;
+	struct resolver *d = ctx;
 	struct dq *x;
 
 	q->answer = NULL;
 	q->usec = 0;
 	q->priv = NULL;
-	if (d->deadline == 0)
-		dns_deadline(d, 0);
 	if (d->cache != NULL &&
 	    (q->answer = cache_get(d->cache, q->name, q->type)) != NULL)
 		return;
@@ -1696,7 +1692,7 @@ res_submit(void *ctx, struct spf_query *q)
 static void
 res_wait(void *ctx, struct spf_query *q)
 {
-	struct dns *d = ctx;
+	struct resolver *d = ctx;
 	uint64_t now;
 
 	poll_once(d, 0);
@@ -1722,7 +1718,7 @@ res_drop(void *ctx, struct spf_query *q)
 	q->answer = NULL;
 }
 
-/* ---------------------------------------------------------------- the API */
+/* ------------------------------------------------------------- the API */
 
 /* udns makes new contexts as copies of its default one, which must be set
  * up first; once, whatever thread comes first. */
@@ -1756,24 +1752,24 @@ server_ctx(const struct sockaddr_storage *sa)
 	return ctx;
 }
 
-struct dns *
-spf_dns_new(const struct dns_config *conf)
+struct resolver *
+resolver_new(const struct resolver_config *conf)
 {
-	struct dns *d = calloc(1, sizeof(*d));
+	struct resolver *d = calloc(1, sizeof(*d));
 	unsigned n = conf != NULL ? conf->nservers : 0;
 
 	if (d == NULL)
 		return NULL;
 	d->timeout_ms = conf != NULL && conf->timeout_ms != 0 ?
-	    conf->timeout_ms : DNS_DEFAULT_TIMEOUT_MS;
+	    conf->timeout_ms : RESOLVER_DEFAULT_TIMEOUT_MS;
 	d->dead_retry_ms = conf != NULL && conf->dead_retry_ms != 0 ?
 	    conf->dead_retry_ms : DEAD_RETRY_MS;
 	d->nextid = (uint16_t)now_usec();
 	d->cache = conf != NULL ? conf->cache : NULL;
 	if (pthread_once(&defctx_once, defctx_init) != 0 || !defctx_ok)
 		goto fail;
-	if (n > DNS_MAX_SERVERS)
-		n = DNS_MAX_SERVERS;
+	if (n > RESOLVER_MAX_SERVERS)
+		n = RESOLVER_MAX_SERVERS;
 	for (d->nsrv = 0; d->nsrv < (n ? n : 1); d->nsrv++) {
 		struct server *s = &d->srv[d->nsrv];
 
@@ -1788,12 +1784,12 @@ spf_dns_new(const struct dns_config *conf)
 		goto fail;
 	return d;
 fail:
-	spf_dns_free(d);
+	resolver_free(d);
 	return NULL;
 }
 
 void
-spf_dns_free(struct dns *d)
+resolver_free(struct resolver *d)
 {
 	if (d == NULL)
 		return;
@@ -1812,9 +1808,13 @@ spf_dns_free(struct dns *d)
 }
 
 void
-dns_deadline(struct dns *d, unsigned ms)
+resolver_begin(struct resolver *d, unsigned ms, struct spf_resolver *out)
 {
 	d->deadline = now_usec() + (uint64_t)(ms ? ms : d->timeout_ms) * 1000u;
+	out->ctx = d;
+	out->submit = res_submit;
+	out->wait = res_wait;
+	out->drop = res_drop;
 	/* A fresh socket, so a fresh random source port, for each
 	 * evaluation: with udns's random IDs, 32 bits an off-path forger
 	 * must guess instead of 16 (a thread's context lives long).  They
@@ -1826,214 +1826,4 @@ dns_deadline(struct dns *d, unsigned ms)
 			dns_close(d->srv[i].ctx);
 			d->srv[i].fd = -1;
 		}
-}
-
-void
-dns_resolver(struct dns *d, struct spf_resolver *out)
-{
-	out->ctx = d;
-	out->submit = res_submit;
-	out->wait = res_wait;
-	out->drop = res_drop;
-}
-
-/* ---------------------------------------------------------------- text */
-
-const char *
-dns_status_name(enum spf_dns_status s)
-{
-	switch (s) {
-	case SPF_DNS_OK:	return "ok";
-	case SPF_DNS_NODATA:	return "nodata";
-	case SPF_DNS_NXDOMAIN:	return "nxdomain";
-	case SPF_DNS_SERVFAIL:	return "servfail";
-	case SPF_DNS_TIMEOUT:	return "timeout";
-	}
-	return "unknown";
-}
-
-const char *
-dns_type_name(unsigned type)
-{
-	switch (type) {
-	case SPF_T_A:		return "A";
-	case SPF_T_PTR:		return "PTR";
-	case SPF_T_MX:		return "MX";
-	case SPF_T_TXT:		return "TXT";
-	case SPF_T_AAAA:	return "AAAA";
-	}
-	return "TYPE?";
-}
-
-/* A bounded appender: what does not fit is cut, BUF stays terminated. */
-struct out {
-	char *buf;
-	size_t len, at;
-};
-
-static void
-put(struct out *o, const char *s, size_t n)
-{
-	if (o->at + 1 >= o->len)
-		return;
-	if (n > o->len - 1 - o->at)
-		n = o->len - 1 - o->at;
-	memcpy(o->buf + o->at, s, n);
-	o->at += n;
-	o->buf[o->at] = '\0';
-}
-
-static void
-puts_(struct out *o, const char *s)
-{
-	put(o, s, strlen(s));
-}
-
-/* Network bytes, escaped so that a log line stays one printable line. */
-static void
-put_escaped(struct out *o, const unsigned char *s, size_t n)
-{
-	char e[5];
-
-	for (size_t i = 0; i < n && o->at + 1 < o->len; i++) {
-		if (s[i] == '"' || s[i] == '\\') {
-			e[0] = '\\';
-			e[1] = (char)s[i];
-			put(o, e, 2);
-		} else if (s[i] >= 0x20 && s[i] < 0x7f)
-			put(o, (const char *)s + i, 1);
-		else {
-			snprintf(e, sizeof(e), "\\x%02x", s[i]);
-			put(o, e, 4);
-		}
-	}
-}
-
-static void
-put_rr(struct out *o, unsigned type, const struct spf_rr *rr)
-{
-	char text[INET6_ADDRSTRLEN], num[8];
-
-	switch (type) {
-	case SPF_T_A:
-	case SPF_T_AAAA:
-		if (inet_ntop(type == SPF_T_A ? AF_INET : AF_INET6, rr->data,
-		    text, sizeof(text)) != NULL)
-			puts_(o, text);
-		return;
-	case SPF_T_MX:
-		snprintf(num, sizeof(num), "%u ", rr->pref);
-		puts_(o, num);
-		put_escaped(o, rr->data, rr->len);
-		return;
-	case SPF_T_TXT:
-		puts_(o, "\"");
-		put_escaped(o, rr->data, rr->len);
-		puts_(o, "\"");
-		return;
-	default:
-		put_escaped(o, rr->data, rr->len);
-	}
-}
-
-const char *
-dns_answer_text(const struct spf_query *q, char *buf, size_t len)
-{
-	struct out o = { buf, len, 0 };
-	const struct spf_answer *a = q->answer;
-	char t[48];
-
-	if (len == 0)
-		return buf;
-	buf[0] = '\0';
-	put_escaped(&o, (const unsigned char *)q->name, strlen(q->name));
-	puts_(&o, " ");
-	puts_(&o, dns_type_name(q->type));
-	puts_(&o, ": ");
-	if (a == NULL)
-		puts_(&o, "(no answer)");
-	else if (a->status != SPF_DNS_OK)
-		puts_(&o, dns_status_name(a->status));
-	else
-		for (unsigned i = 0; i < a->count; i++) {
-			if (i > 0)
-				puts_(&o, ", ");
-			put_rr(&o, q->type, &a->rr[i]);
-		}
-	snprintf(t, sizeof(t), " (%u.%03u ms)", q->usec / 1000,
-	    q->usec % 1000);
-	puts_(&o, t);
-	return buf;
-}
-
-/* ---------------------------------------------------------------- servers */
-
-/* A port of 1..65535 in decimal digits only. */
-static int
-parse_port(const char *s, in_port_t *port)
-{
-	unsigned long v = 0;
-
-	if (*s == '\0')
-		return -1;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (unsigned long)(*s - '0');
-		if (v > 65535)
-			return -1;
-	}
-	if (v == 0)
-		return -1;
-	*port = htons((in_port_t)v);
-	return 0;
-}
-
-int
-dns_parse_server(const char *text, struct sockaddr_storage *out)
-{
-	char buf[INET6_ADDRSTRLEN + 16], *host = buf, *port = NULL, *end;
-	struct sockaddr_in *sin = (struct sockaddr_in *)out;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
-	in_port_t p = htons(53);
-	size_t n;
-
-	while (*text == ' ' || *text == '\t')
-		text++;
-	n = strlen(text);
-	while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t'))
-		n--;
-	if (n == 0 || n >= sizeof(buf))
-		return -1;
-	memcpy(buf, text, n);
-	buf[n] = '\0';
-	if (buf[0] == '[') {
-		if ((end = strchr(buf, ']')) == NULL)
-			return -1;
-		*end = '\0';
-		host = buf + 1;
-		if (end[1] == ':')
-			port = end + 2;
-		else if (end[1] != '\0')
-			return -1;
-	} else if ((end = strchr(buf, ':')) != NULL &&
-	    strchr(end + 1, ':') == NULL) {
-		/* one colon: IPv4 with a port (IPv6 has at least two) */
-		*end = '\0';
-		port = end + 1;
-	}
-	if (port != NULL && parse_port(port, &p) == -1)
-		return -1;
-	memset(out, 0, sizeof(*out));
-	if (buf[0] != '[' && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = p;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = p;
-		return 0;
-	}
-	return -1;
 }

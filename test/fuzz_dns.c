@@ -35,7 +35,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	type = types[(data[0] & 0x7f) % 5];
 	if (data[0] & 0x80) {
-		a = dns_parse_reply(data + 1, size - 1, "example.com", type,
+		a = resolver_parse_reply(data + 1, size - 1, "example.com", type,
 		    NULL);
 		free(a);
 		return 0;
@@ -54,7 +54,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pkt[12 + sizeof(question) + 2] = 0;
 	pkt[12 + sizeof(question) + 3] = 1;
 	memcpy(pkt + 12 + sizeof(question) + 4, data + 6, size - 6);
-	a = dns_parse_reply(pkt, n, "example.com", type, next);
+	a = resolver_parse_reply(pkt, n, "example.com", type, next);
 	free(pkt);
 	/* read what came back: ASan checks it all lies in the block */
 	if (a != NULL && a->status == SPF_DNS_OK) {

@@ -690,6 +690,42 @@ test_dns_servers(void **state)
 	assert_null(load("dns_servers = [2001:db8::1]x\n"));
 }
 
+/* conf_parse_server() alone: the one parser of the nameserver syntax,
+ * which bench/spfbench uses too. */
+static void
+test_parse_server(void **state)
+{
+	struct sockaddr_storage ss;
+	const struct sockaddr_in *sin = (const void *)&ss;
+	const struct sockaddr_in6 *sin6 = (const void *)&ss;
+	static const char *bad[] = {
+		"", " ", "example.com", "1.2.3", "1.2.3.4:", "1.2.3.4:0",
+		"1.2.3.4:65536", "1.2.3.4:53x", "1.2.3.4:-1", "[1.2.3.4]:53",
+		"[::1", "[::1]x", "[::1]:", "::1:53:", "1.2.3.4 53",
+		"256.1.1.1", "[::1]:99999", " 127.0.0.1", "127.0.0.1 ",
+	};
+
+	(void)state;
+	assert_int_equal(conf_parse_server("192.0.2.1", &ss), 0);
+	assert_int_equal(sin->sin_family, AF_INET);
+	assert_int_equal(ntohs(sin->sin_port), 53);
+	assert_int_equal(ntohl(sin->sin_addr.s_addr), 0xc0000201);
+	assert_int_equal(conf_parse_server("127.0.0.1:5353", &ss), 0);
+	assert_int_equal(ntohs(sin->sin_port), 5353);
+	assert_int_equal(conf_parse_server("::1", &ss), 0);
+	assert_int_equal(sin6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(sin6->sin6_port), 53);
+	assert_int_equal(sin6->sin6_addr.s6_addr[15], 1);
+	assert_int_equal(conf_parse_server("[2001:db8::2]:65535", &ss), 0);
+	assert_int_equal(sin6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(sin6->sin6_port), 65535);
+	assert_int_equal(conf_parse_server("[::1]", &ss), 0);
+	assert_int_equal(ntohs(sin6->sin6_port), 53);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (conf_parse_server(bad[i], &ss) != -1)
+			fail_msg("accepted \"%s\"", bad[i]);
+}
+
 static void
 test_dns_cache_size(void **state)
 {
@@ -957,6 +993,7 @@ main(void)
 		cmocka_unit_test(test_logging),
 		cmocka_unit_test(test_dns_timeout),
 		cmocka_unit_test(test_dns_servers),
+		cmocka_unit_test(test_parse_server),
 		cmocka_unit_test(test_dns_cache_size),
 		cmocka_unit_test(test_dns_cache_max_bytes),
 		cmocka_unit_test(test_format),

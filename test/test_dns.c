@@ -1,10 +1,10 @@
 /*
- * test_dns.c - unit tests of dns.c: the nameserver syntax, the reply
- * parser fed hand-made and hostile packets, and the resolver against
- * test/dnsserver.py (status mapping, deadline, TCP after truncation,
- * questions in flight together and queued beyond that, CNAME chains, a
- * dead nameserver remembered, the cache).  Run by test/run-dns-tests.sh, which
- * starts the servers and passes their ports in the environment.
+ * test_dns.c - unit tests of dns.c: the reply parser fed hand-made and
+ * hostile packets, and the resolver against test/dnsserver.py (status
+ * mapping, deadline, TCP after truncation, questions in flight together
+ * and queued beyond that, CNAME chains, a dead nameserver remembered,
+ * the cache and its bounds).  Run by test/run-dns-tests.sh, which starts
+ * the servers and passes their ports in the environment.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,24 +44,43 @@ env_port(const char *name)
 	return v != NULL ? (unsigned)atoi(v) : 0;
 }
 
+/* The nameserver on loopback (127.0.0.1, or ::1 when V6) at the port in
+ * environment variable VAR. */
+static void
+server_at(struct sockaddr_storage *ss, int v6, const char *var)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (v6) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_loopback;
+		sin6->sin6_port = htons((uint16_t)env_port(var));
+	} else {
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sin->sin_port = htons((uint16_t)env_port(var));
+	}
+}
+
 /* A resolver asking 127.0.0.1 on the port in environment variable VAR,
  * with CACHE. */
-static struct dns *
-resolver_cached(const char *var, unsigned timeout_ms, struct dns_cache *cache)
+static struct resolver *
+resolver_cached(const char *var, unsigned timeout_ms,
+    struct resolver_cache *cache)
 {
-	struct dns_config c;
-	char text[32];
+	struct resolver_config c;
 
 	memset(&c, 0, sizeof(c));
 	c.cache = cache;
-	snprintf(text, sizeof(text), "127.0.0.1:%u", env_port(var));
-	assert_int_equal(dns_parse_server(text, &c.servers[0]), 0);
+	server_at(&c.servers[0], 0, var);
 	c.nservers = 1;
 	c.timeout_ms = timeout_ms;
-	return spf_dns_new(&c);
+	return resolver_new(&c);
 }
 
-static struct dns *
+static struct resolver *
 resolver_at(const char *var, unsigned timeout_ms)
 {
 	return resolver_cached(var, timeout_ms, NULL);
@@ -172,49 +191,13 @@ mrr(struct msg *m, unsigned type, uint32_t ttl, const void *rd, size_t n)
 static struct spf_answer *
 parse(const struct msg *m, const char *name, unsigned type)
 {
-	struct spf_answer *a = dns_parse_reply(m->p, m->n, name, type, NULL);
+	struct spf_answer *a = resolver_parse_reply(m->p, m->n, name, type, NULL);
 
 	assert_non_null(a);
 	return a;
 }
 
-/* ------------------------------------------------- dns_parse_server() */
-
-static void
-test_parse_server(void **state)
-{
-	struct sockaddr_storage ss;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-	static const char *bad[] = {
-		"", " ", "example.com", "1.2.3", "1.2.3.4:", "1.2.3.4:0",
-		"1.2.3.4:65536", "1.2.3.4:53x", "1.2.3.4:-1", "[1.2.3.4]:53",
-		"[::1", "[::1]x", "[::1]:", "::1:53:", "1.2.3.4 53",
-		"256.1.1.1", "[::1]:99999",
-	};
-
-	(void)state;
-	assert_int_equal(dns_parse_server("192.0.2.1", &ss), 0);
-	assert_int_equal(sin->sin_family, AF_INET);
-	assert_int_equal(ntohs(sin->sin_port), 53);
-	assert_int_equal(ntohl(sin->sin_addr.s_addr), 0xc0000201);
-	assert_int_equal(dns_parse_server(" 127.0.0.1:5353 ", &ss), 0);
-	assert_int_equal(ntohs(sin->sin_port), 5353);
-	assert_int_equal(dns_parse_server("::1", &ss), 0);
-	assert_int_equal(sin6->sin6_family, AF_INET6);
-	assert_int_equal(ntohs(sin6->sin6_port), 53);
-	assert_int_equal(sin6->sin6_addr.s6_addr[15], 1);
-	assert_int_equal(dns_parse_server("[2001:db8::2]:65535", &ss), 0);
-	assert_int_equal(sin6->sin6_family, AF_INET6);
-	assert_int_equal(ntohs(sin6->sin6_port), 65535);
-	assert_int_equal(dns_parse_server("[::1]", &ss), 0);
-	assert_int_equal(ntohs(sin6->sin6_port), 53);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (dns_parse_server(bad[i], &ss) != -1)
-			fail_msg("accepted \"%s\"", bad[i]);
-}
-
-/* ---------------------------------------------------- dns_parse_reply() */
+/* ---------------------------------------------- resolver_parse_reply() */
 
 static void
 test_reply_txt(void **state)
@@ -341,7 +324,7 @@ test_reply_cname(void **state)
 	m32(&m, 600);
 	m16(&m, 2);
 	mbytes(&m, "\001x", 2);
-	a = dns_parse_reply(m.p, m.n, "a.example.com", SPF_T_A, next);
+	a = resolver_parse_reply(m.p, m.n, "a.example.com", SPF_T_A, next);
 	assert_int_equal(a->status, SPF_DNS_OK);
 	assert_int_equal(a->count, 1);
 	assert_memory_equal(a->rr[0].data, v4, 4);
@@ -352,7 +335,7 @@ test_reply_cname(void **state)
 	 * no records either), never a hang, nothing to ask next */
 	mstart(&m, 0, 1, 0, "a.example.com", SPF_T_A);
 	mrr(&m, 5, 30, self, sizeof(self));
-	a = dns_parse_reply(m.p, m.n, "a.example.com", SPF_T_A, next);
+	a = resolver_parse_reply(m.p, m.n, "a.example.com", SPF_T_A, next);
 	assert_int_equal(a->status, SPF_DNS_NODATA);
 	assert_int_equal(a->ttl, 0);
 	assert_string_equal(next, "");
@@ -361,7 +344,7 @@ test_reply_cname(void **state)
 	 * stopped short, the chain goes on at b.a.example.com */
 	mstart(&m, 0, 1, 0, "a.example.com", SPF_T_A);
 	mrr(&m, 5, 30, target, sizeof(target));
-	a = dns_parse_reply(m.p, m.n, "a.example.com", SPF_T_A, next);
+	a = resolver_parse_reply(m.p, m.n, "a.example.com", SPF_T_A, next);
 	assert_int_equal(a->status, SPF_DNS_NODATA);
 	assert_string_equal(next, "b.a.example.com");
 	free(a);
@@ -369,7 +352,7 @@ test_reply_cname(void **state)
 	mstart(&m, 0, 1, 1, "a.example.com", SPF_T_A);
 	mrr(&m, 5, 30, target, sizeof(target));
 	soa(&m, 3600, 20);
-	a = dns_parse_reply(m.p, m.n, "a.example.com", SPF_T_A, next);
+	a = resolver_parse_reply(m.p, m.n, "a.example.com", SPF_T_A, next);
 	assert_int_equal(a->status, SPF_DNS_NODATA);
 	assert_int_equal(a->ttl, 20);
 	assert_string_equal(next, "");
@@ -422,7 +405,7 @@ test_reply_chains(void **state)
 	maddr(&m, 20);
 	for (unsigned i = 20; i-- > 0;)
 		mcname(&m, i, i + 1, i == 13 ? 7 : 300);
-	a = dns_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
+	a = resolver_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
 	assert_int_equal(a->status, SPF_DNS_OK);
 	assert_int_equal(a->count, 1);
 	assert_int_equal(a->rr[0].data[3], 20);
@@ -433,12 +416,12 @@ test_reply_chains(void **state)
 	mstart(&m, 0, 20, 0, "h0.example.com", SPF_T_A);
 	for (unsigned i = 0; i < 20; i++)
 		mcname(&m, i, i + 1, 300);
-	a = dns_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
+	a = resolver_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
 	assert_int_equal(a->status, SPF_DNS_NODATA);
 	assert_string_equal(next, "h20.example.com");
 	free(a);
 	/* the end cut off in the middle of a record: a broken packet */
-	a = dns_parse_reply(m.p, m.n - 5, "h0.example.com", SPF_T_A, next);
+	a = resolver_parse_reply(m.p, m.n - 5, "h0.example.com", SPF_T_A, next);
 	assert_int_equal(a->status, SPF_DNS_SERVFAIL);
 	assert_string_equal(next, "");
 	free(a);
@@ -447,7 +430,7 @@ test_reply_chains(void **state)
 	for (unsigned i = 0; i < 5; i++)
 		mcname(&m, i, i + 1, 300);
 	mcname(&m, 5, 2, 300);
-	a = dns_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
+	a = resolver_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
 	assert_int_equal(a->status, SPF_DNS_NODATA);
 	assert_int_equal(a->ttl, 0);
 	assert_string_equal(next, "");
@@ -457,7 +440,7 @@ test_reply_chains(void **state)
 	mcname(&m, 0, 1, 300);
 	mcname(&m, 1, 0, 300);
 	maddr(&m, 2);
-	a = dns_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
+	a = resolver_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
 	assert_int_equal(a->status, SPF_DNS_NODATA);
 	free(a);
 	/* a chain into NXDOMAIN is NXDOMAIN for its last name (RFC 6604) */
@@ -465,7 +448,7 @@ test_reply_chains(void **state)
 	mcname(&m, 0, 1, 300);
 	mcname(&m, 1, 2, 300);
 	soa(&m, 3600, 60);
-	a = dns_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
+	a = resolver_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
 	assert_int_equal(a->status, SPF_DNS_NXDOMAIN);
 	assert_int_equal(a->ttl, 60);
 	free(a);
@@ -516,7 +499,7 @@ long_chain(unsigned n, int loop, char *next)
 		at += 2;
 		assert_true(at < 65535 - 40);
 	}
-	a = dns_parse_reply(p, at, "h0.example.com", SPF_T_A, next);
+	a = resolver_parse_reply(p, at, "h0.example.com", SPF_T_A, next);
 	free(p);
 	assert_non_null(a);
 	return a;
@@ -608,7 +591,7 @@ test_reply_hostile(void **state)
 	 * before the end of the answer section, it is garbage (the
 	 * authority section is only read for negative answers) */
 	for (size_t n = 0; n < m.n; n++) {
-		a = dns_parse_reply(m.p, n, "example.com", SPF_T_TXT, NULL);
+		a = resolver_parse_reply(m.p, n, "example.com", SPF_T_TXT, NULL);
 		assert_non_null(a);
 		if (n < answered)
 			assert_int_equal(a->status, SPF_DNS_SERVFAIL);
@@ -651,7 +634,7 @@ test_reply_hostile(void **state)
 		bad = m;
 		for (int k = 0; k < 1 + i % 4; k++)
 			bad.p[rand() % (int)bad.n] = (unsigned char)rand();
-		a = dns_parse_reply(bad.p, bad.n, "example.com", SPF_T_TXT,
+		a = resolver_parse_reply(bad.p, bad.n, "example.com", SPF_T_TXT,
 		    NULL);
 		assert_non_null(a);
 		for (unsigned j = 0; a->status == SPF_DNS_OK && j < a->count;
@@ -698,7 +681,7 @@ many_ptrs(unsigned n)
 		}
 		assert_true(at < 65535 - 300);
 	}
-	a = dns_parse_reply(p, at, "example.com", SPF_T_PTR, NULL);
+	a = resolver_parse_reply(p, at, "example.com", SPF_T_PTR, NULL);
 	free(p);
 	assert_non_null(a);
 	return a;
@@ -721,40 +704,12 @@ test_reply_huge(void **state)
 	free(a);
 }
 
-static void
-test_answer_text(void **state)
-{
-	struct spf_query q;
-	char buf[128], small[16];
-	struct spf_answer *a = spf_answer_new(SPF_DNS_OK, 1, 1, 6);
-
-	(void)state;
-	memset(&q, 0, sizeof(q));
-	strcpy(q.name, "example.com");
-	q.type = SPF_T_TXT;
-	q.usec = 1500;
-	a->rr[0].data = (unsigned char *)&a->rr[1];
-	memcpy((unsigned char *)&a->rr[1], "a\"\n\\\xff", 6);
-	a->rr[0].len = 5;
-	q.answer = a;
-	assert_string_equal(dns_answer_text(&q, buf, sizeof(buf)),
-	    "example.com TXT: \"a\\\"\\x0a\\\\\\xff\" (1.500 ms)");
-	assert_int_equal(strlen(dns_answer_text(&q, small, sizeof(small))),
-	    sizeof(small) - 1);
-	a->status = SPF_DNS_NXDOMAIN;
-	assert_string_equal(dns_answer_text(&q, buf, sizeof(buf)),
-	    "example.com TXT: nxdomain (1.500 ms)");
-	free(a);
-	assert_string_equal(dns_status_name(SPF_DNS_TIMEOUT), "timeout");
-	assert_string_equal(dns_type_name(SPF_T_AAAA), "AAAA");
-}
-
 /* ------------------------------------------------ against the servers */
 
 static void
 test_statuses(void **state)
 {
-	struct dns *d;
+	struct resolver *d;
 	struct spf_resolver r;
 	struct spf_query q;
 	static const struct {
@@ -780,15 +735,13 @@ test_statuses(void **state)
 	(void)state;
 	NEED_SERVERS();
 	assert_non_null(d = resolver_at("DNS_TEST_PLAIN", 3000));
-	dns_resolver(d, &r);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		dns_deadline(d, 0);
+		resolver_begin(d, 0, &r);
 		ask(&r, &q, cases[i].name, cases[i].type);
 		if (q.answer->status != cases[i].status)
-			fail_msg("%s %s: %s, expected %s", cases[i].name,
-			    dns_type_name(cases[i].type),
-			    dns_status_name(q.answer->status),
-			    dns_status_name(cases[i].status));
+			fail_msg("%s type %u: status %d, expected %d",
+			    cases[i].name, cases[i].type, q.answer->status,
+			    cases[i].status);
 		r.drop(r.ctx, &q);
 	}
 	/* the data as served, and the negative TTL of the server's SOA */
@@ -807,7 +760,7 @@ test_statuses(void **state)
 	ask(&r, &q, "none.test.example", SPF_T_TXT);
 	assert_int_equal(q.answer->ttl, 300);
 	r.drop(r.ctx, &q);
-	spf_dns_free(d);
+	resolver_free(d);
 }
 
 /* Questions the plain server saw for NAME TYPE over UDP. */
@@ -817,15 +770,14 @@ asked(const char *name, const char *type);
 static void
 test_chains(void **state)
 {
-	struct dns *d;
+	struct resolver *d;
 	struct spf_resolver r;
 	struct spf_query q;
 
 	(void)state;
 	NEED_SERVERS();
 	assert_non_null(d = resolver_at("DNS_TEST_PLAIN", 3000));
-	dns_resolver(d, &r);
-	dns_deadline(d, 0);
+	resolver_begin(d, 0, &r);
 	/* 9 hops in one answer */
 	ask(&r, &q, "c9-0.test.example", SPF_T_A);
 	assert_int_equal(q.answer->status, SPF_DNS_OK);
@@ -846,13 +798,13 @@ test_chains(void **state)
 	r.drop(r.ctx, &q);
 	assert_int_equal(asked("c200-100.test.example", "A"), 1);
 	assert_int_equal(asked("c200-110.test.example", "A"), 0);
-	spf_dns_free(d);
+	resolver_free(d);
 }
 
 static void
 test_deadline(void **state)
 {
-	struct dns *d;
+	struct resolver *d;
 	struct spf_resolver r;
 	struct spf_query q, q2;
 	uint64_t t0;
@@ -860,9 +812,8 @@ test_deadline(void **state)
 	(void)state;
 	NEED_SERVERS();
 	assert_non_null(d = resolver_at("DNS_TEST_PLAIN", 3000));
-	dns_resolver(d, &r);
 	/* a mute name: the deadline answers, not udns's retries */
-	dns_deadline(d, 300);
+	resolver_begin(d, 300, &r);
 	t0 = msec();
 	ask(&r, &q, "mute.test.example", SPF_T_TXT);
 	assert_int_equal(q.answer->status, SPF_DNS_TIMEOUT);
@@ -875,12 +826,12 @@ test_deadline(void **state)
 	assert_true(msec() - t0 < 50);
 	r.drop(r.ctx, &q);
 	/* a new deadline (0: the configured one) and answers again */
-	dns_deadline(d, 0);
+	resolver_begin(d, 0, &r);
 	ask(&r, &q, "txt.test.example", SPF_T_TXT);
 	assert_int_equal(q.answer->status, SPF_DNS_OK);
 	r.drop(r.ctx, &q);
 	/* what is in flight when the deadline passes times out with it */
-	dns_deadline(d, 200);
+	resolver_begin(d, 200, &r);
 	memset(&q2, 0, sizeof(q2));
 	strcpy(q2.name, "mute.test.example");
 	q2.type = SPF_T_A;
@@ -891,7 +842,7 @@ test_deadline(void **state)
 	assert_int_equal(q2.answer->status, SPF_DNS_TIMEOUT);
 	r.drop(r.ctx, &q);
 	r.drop(r.ctx, &q2);
-	spf_dns_free(d);
+	resolver_free(d);
 }
 
 /* Lines of the query log named by environment variable VAR that end in
@@ -929,7 +880,7 @@ tcp_questions(const char *name)
 static void
 test_truncated(void **state)
 {
-	struct dns *d;
+	struct resolver *d;
 	struct spf_resolver r;
 	struct spf_query q;
 	int before = tcp_questions("big.test.example");
@@ -938,8 +889,7 @@ test_truncated(void **state)
 	(void)state;
 	NEED_SERVERS();
 	assert_non_null(d = resolver_at("DNS_TEST_TRUNC", 3000));
-	dns_resolver(d, &r);
-	dns_deadline(d, 0);
+	resolver_begin(d, 0, &r);
 	ask(&r, &q, "big.test.example", SPF_T_TXT);
 	assert_int_equal(q.answer->status, SPF_DNS_OK);
 	assert_int_equal(q.answer->count, 5);
@@ -973,14 +923,14 @@ test_truncated(void **state)
 		for (int i = 0; i < 4; i++)
 			r.drop(r.ctx, &qs[i]);
 	}
-	spf_dns_free(d);
+	resolver_free(d);
 }
 
 static void
 test_parallel(void **state)
 {
 	enum { N = 16 };
-	struct dns *d;
+	struct resolver *d;
 	struct spf_resolver r;
 	struct spf_query qs[N];
 	uint64_t t0, took;
@@ -988,8 +938,7 @@ test_parallel(void **state)
 	(void)state;
 	NEED_SERVERS();
 	assert_non_null(d = resolver_at("DNS_TEST_SLOW", 3000));
-	dns_resolver(d, &r);
-	dns_deadline(d, 0);
+	resolver_begin(d, 0, &r);
 	t0 = msec();
 	for (int i = 0; i < N; i++) {
 		memset(&qs[i], 0, sizeof(qs[i]));
@@ -1011,7 +960,7 @@ test_parallel(void **state)
 	printf("# %d questions, every answer delayed 100 ms: %llu ms\n", N,
 	    (unsigned long long)took);
 	assert_in_range(took, 95, 300);
-	spf_dns_free(d);
+	resolver_free(d);
 }
 
 /* The most questions for w*.test.example the slow server received within
@@ -1050,7 +999,7 @@ static void
 test_many_at_once(void **state)
 {
 	enum { N = 200, CAP = 64 };
-	struct dns *d;
+	struct resolver *d;
 	struct spf_resolver r;
 	static struct spf_query qs[N];
 	uint64_t t0, took;
@@ -1059,8 +1008,7 @@ test_many_at_once(void **state)
 	(void)state;
 	NEED_SERVERS();
 	assert_non_null(d = resolver_at("DNS_TEST_SLOW", 5000));
-	dns_resolver(d, &r);
-	dns_deadline(d, 0);
+	resolver_begin(d, 0, &r);
 	t0 = msec();
 	for (int i = 0; i < N; i++) {
 		memset(&qs[i], 0, sizeof(qs[i]));
@@ -1074,8 +1022,8 @@ test_many_at_once(void **state)
 	/* every one answered by the server, none by a limit of ours */
 	for (int i = 0; i < N; i++) {
 		if (qs[i].answer->status != SPF_DNS_OK)
-			fail_msg("%s: %s", qs[i].name,
-			    dns_status_name(qs[i].answer->status));
+			fail_msg("%s: status %d", qs[i].name,
+			    qs[i].answer->status);
 		assert_int_equal(qs[i].answer->count, 1);
 		assert_int_equal(qs[i].answer->rr[0].data[3], i);
 		r.drop(r.ctx, &qs[i]);
@@ -1093,7 +1041,7 @@ test_many_at_once(void **state)
 		const char *last = " w199.test.example A udp";
 		int before = logged("DNS_TEST_SLOW_LOG", last), timeouts = 0;
 
-		dns_deadline(d, 150);
+		resolver_begin(d, 150, &r);
 		for (int i = 0; i < N; i++) {
 			memset(&qs[i], 0, sizeof(qs[i]));
 			snprintf(qs[i].name, sizeof(qs[i].name),
@@ -1107,29 +1055,28 @@ test_many_at_once(void **state)
 			if (qs[i].answer->status == SPF_DNS_TIMEOUT)
 				timeouts++;
 			else if (qs[i].answer->status != SPF_DNS_OK)
-				fail_msg("%s: %s", qs[i].name,
-				    dns_status_name(qs[i].answer->status));
+				fail_msg("%s: status %d",
+				    qs[i].name, qs[i].answer->status);
 			r.drop(r.ctx, &qs[i]);
 		}
 		assert_true(timeouts >= N - 2 * CAP);
 		usleep(200000);		/* the server's log catches up */
 		assert_int_equal(logged("DNS_TEST_SLOW_LOG", last), before);
 	}
-	spf_dns_free(d);
+	resolver_free(d);
 }
 
 static void
 test_drop_in_flight(void **state)
 {
-	struct dns *d;
+	struct resolver *d;
 	struct spf_resolver r;
 	struct spf_query q, q2;
 
 	(void)state;
 	NEED_SERVERS();
 	assert_non_null(d = resolver_at("DNS_TEST_SLOW", 3000));
-	dns_resolver(d, &r);
-	dns_deadline(d, 0);
+	resolver_begin(d, 0, &r);
 	memset(&q2, 0, sizeof(q2));
 	strcpy(q2.name, "p1.test.example");
 	q2.type = SPF_T_A;
@@ -1141,7 +1088,7 @@ test_drop_in_flight(void **state)
 	r.drop(r.ctx, &q);
 	/* freeing with a question still in flight */
 	r.submit(r.ctx, &q2);
-	spf_dns_free(d);
+	resolver_free(d);
 }
 
 /* A UDP socket on loopback that never answers: a dead nameserver. */
@@ -1164,11 +1111,10 @@ mute_server(struct sockaddr_storage *ss)
 static void
 test_servers(void **state)
 {
-	struct dns_config c;
-	struct dns *d;
+	struct resolver_config c;
+	struct resolver *d;
 	struct spf_resolver r;
 	struct spf_query q;
-	char text[48];
 	uint64_t t0;
 	int fd;
 
@@ -1176,47 +1122,46 @@ test_servers(void **state)
 	NEED_SERVERS();
 	/* a nameserver on ::1 */
 	memset(&c, 0, sizeof(c));
-	snprintf(text, sizeof(text), "[::1]:%u", env_port("DNS_TEST_V6"));
-	assert_int_equal(dns_parse_server(text, &c.servers[0]), 0);
+	server_at(&c.servers[0], 1, "DNS_TEST_V6");
 	c.nservers = 1;
-	assert_non_null(d = spf_dns_new(&c));
-	dns_resolver(d, &r);
+	assert_non_null(d = resolver_new(&c));
+	resolver_begin(d, 0, &r);
 	ask(&r, &q, "txt.test.example", SPF_T_TXT);
 	assert_int_equal(q.answer->status, SPF_DNS_OK);
 	r.drop(r.ctx, &q);
-	spf_dns_free(d);
+	resolver_free(d);
 	/* a dead nameserver first: the next is asked after a second, well
 	 * within the deadline */
 	fd = mute_server(&c.servers[0]);
-	assert_int_equal(dns_parse_server(text, &c.servers[1]), 0);
+	server_at(&c.servers[1], 1, "DNS_TEST_V6");
 	c.nservers = 2;
 	c.timeout_ms = 3000;
-	assert_non_null(d = spf_dns_new(&c));
-	dns_resolver(d, &r);
+	assert_non_null(d = resolver_new(&c));
+	resolver_begin(d, 0, &r);
 	t0 = msec();
 	ask(&r, &q, "txt.test.example", SPF_T_TXT);
 	assert_int_equal(q.answer->status, SPF_DNS_OK);
 	assert_in_range(msec() - t0, 0, 2100);
 	r.drop(r.ctx, &q);
-	spf_dns_free(d);
+	resolver_free(d);
 	/* only dead ones: the deadline, not udns's retries, ends it */
 	c.nservers = 1;
 	c.timeout_ms = 400;
-	assert_non_null(d = spf_dns_new(&c));
-	dns_resolver(d, &r);
+	assert_non_null(d = resolver_new(&c));
+	resolver_begin(d, 0, &r);
 	t0 = msec();
 	ask(&r, &q, "txt.test.example", SPF_T_TXT);
 	assert_int_equal(q.answer->status, SPF_DNS_TIMEOUT);
 	assert_in_range(msec() - t0, 350, 800);
 	r.drop(r.ctx, &q);
-	spf_dns_free(d);
+	resolver_free(d);
 	close(fd);
 }
 
 /* The include chain inc0 -> ... -> inc10 (ip4:192.0.2.1) through D:
  * its result, and the time it took in *MS. */
 static enum spf_result
-include_chain(struct dns *d, unsigned deadline_ms, uint64_t *ms)
+include_chain(struct resolver *d, unsigned deadline_ms, uint64_t *ms)
 {
 	struct spf_request req;
 	struct spf_resolver r;
@@ -1228,8 +1173,7 @@ include_chain(struct dns *d, unsigned deadline_ms, uint64_t *ms)
 	req.identity = SPF_ID_MAILFROM;
 	req.sender = "someone@inc0.test.example";
 	req.helo = "inc0.test.example";
-	dns_deadline(d, deadline_ms);
-	dns_resolver(d, &r);
+	resolver_begin(d, deadline_ms, &r);
 	spf_check(&req, &r, &out);
 	*ms = msec() - t0;
 	return out.result;
@@ -1283,8 +1227,8 @@ relay_thread(void *arg)
 static void
 test_dead_server(void **state)
 {
-	struct dns_config c;
-	struct dns *d;
+	struct resolver_config c;
+	struct resolver *d;
 	struct relay rl = { -1, 0, 0 };
 	pthread_t tid;
 	uint64_t ms;
@@ -1300,16 +1244,16 @@ test_dead_server(void **state)
 	    htons((uint16_t)env_port("DNS_TEST_PLAIN"));
 	c.nservers = 2;
 	c.dead_retry_ms = 500;
-	assert_non_null(d = spf_dns_new(&c));
+	assert_non_null(d = resolver_new(&c));
 	/* 11 round trips one after the other: the dead server costs one
 	 * second once, not one per round trip (11 s, past the deadline) */
 	assert_int_equal(include_chain(d, 4000, &ms), SPF_PASS);
 	printf("# include chain 10 deep, first of two servers dead: %llu ms\n",
 	    (unsigned long long)ms);
-	spf_dns_free(d);
+	resolver_free(d);
 	/* remembered by the process: another resolver (another thread's)
 	 * does not ask it first at all */
-	assert_non_null(d = spf_dns_new(&c));
+	assert_non_null(d = resolver_new(&c));
 	assert_int_equal(include_chain(d, 900, &ms), SPF_PASS);
 	printf("# the same again, another resolver: %llu ms\n",
 	    (unsigned long long)ms);
@@ -1325,7 +1269,7 @@ test_dead_server(void **state)
 	rl.stop = 1;
 	assert_int_equal(pthread_join(tid, NULL), 0);
 	close(rl.fd);
-	spf_dns_free(d);
+	resolver_free(d);
 }
 
 /* Questions the plain server saw for NAME TYPE over UDP. */
@@ -1341,22 +1285,22 @@ asked(const char *name, const char *type)
 static void
 test_cache(void **state)
 {
-	struct dns_cache *c;
-	struct dns *d, *d2;
+	struct resolver_cache *c;
+	struct resolver *d, *d2;
 	struct spf_resolver r, r2;
 	struct spf_query q;
 	int before;
 	char name[32];
 
 	(void)state;
-	assert_null(dns_cache_new(0, 1 << 20));
-	assert_null(dns_cache_new(1000001, 1 << 20));
+	assert_null(resolver_cache_new(0, 1 << 20));
+	assert_null(resolver_cache_new(1000001, 1 << 20));
 	NEED_SERVERS();
-	assert_non_null(c = dns_cache_new(3, 1 << 20));
+	assert_non_null(c = resolver_cache_new(3, 1 << 20));
 	assert_non_null(d = resolver_cached("DNS_TEST_PLAIN", 3000, c));
 	assert_non_null(d2 = resolver_cached("DNS_TEST_PLAIN", 3000, c));
-	dns_resolver(d, &r);
-	dns_resolver(d2, &r2);
+	resolver_begin(d, 0, &r);
+	resolver_begin(d2, 0, &r2);
 	/* asked once, answered twice: the same data, no time taken */
 	before = asked("multi.test.example", "TXT");
 	ask(&r, &q, "multi.test.example", SPF_T_TXT);
@@ -1421,14 +1365,14 @@ test_cache(void **state)
 
 		nanosleep(&ts, NULL);
 	}
-	dns_deadline(d, 0);
+	resolver_begin(d, 0, &r);
 	ask(&r, &q, "short.test.example", SPF_T_TXT);
 	assert_true(q.usec > 0);
 	r.drop(r.ctx, &q);
 	assert_int_equal(asked("short.test.example", "TXT"), 2);
-	spf_dns_free(d);
-	spf_dns_free(d2);
-	dns_cache_free(c);
+	resolver_free(d);
+	resolver_free(d2);
+	resolver_cache_free(c);
 }
 
 /* Heap bytes in use (glibc); 0 elsewhere. */
@@ -1446,8 +1390,8 @@ static void
 test_cache_bytes(void **state)
 {
 	enum { BOUND = 32 * 1024 };
-	struct dns_cache *c;
-	struct dns *d;
+	struct resolver_cache *c;
+	struct resolver *d;
 	struct spf_resolver r;
 	struct spf_query q;
 	char name[64];
@@ -1455,13 +1399,12 @@ test_cache_bytes(void **state)
 
 	(void)state;
 	/* not even room for its table */
-	assert_null(dns_cache_new(1000, 200));
+	assert_null(resolver_cache_new(1000, 200));
 	NEED_SERVERS();
 	before = heap_used();
-	assert_non_null(c = dns_cache_new(1000, BOUND));
+	assert_non_null(c = resolver_cache_new(1000, BOUND));
 	assert_non_null(d = resolver_cached("DNS_TEST_PLAIN", 3000, c));
-	dns_resolver(d, &r);
-	dns_deadline(d, 0);
+	resolver_begin(d, 0, &r);
 	/* 30 answers of about 3.9 KB each as kept, 117 KB: 1000 entries
 	 * would hold them all, 32 KB do not */
 	for (int i = 0; i < 30; i++) {
@@ -1494,16 +1437,16 @@ test_cache_bytes(void **state)
 	}
 	assert_int_equal(asked("tiny.test.example", "TXT"), 2);
 	/* what the cache holds now, as malloc counts it */
-	spf_dns_free(d);
+	resolver_free(d);
 	held = heap_used() - before;
 	printf("# cache of at most %d bytes, after 32 answers of ~4 KB: "
 	    "%zu bytes on the heap\n", BOUND, held);
 	assert_true(held <= BOUND);
-	dns_cache_free(c);
+	resolver_cache_free(c);
 }
 
 struct worker {
-	struct dns_cache *cache;
+	struct resolver_cache *cache;
 	int errors;
 };
 
@@ -1512,7 +1455,7 @@ static void *
 worker(void *arg)
 {
 	struct worker *w = arg;
-	struct dns *d = resolver_cached("DNS_TEST_PLAIN", 3000, w->cache);
+	struct resolver *d = resolver_cached("DNS_TEST_PLAIN", 3000, w->cache);
 	struct spf_resolver r;
 	struct spf_query q[4];
 
@@ -1520,7 +1463,7 @@ worker(void *arg)
 		w->errors++;
 		return NULL;
 	}
-	dns_resolver(d, &r);
+	resolver_begin(d, 0, &r);
 	for (int round = 0; round < 50; round++) {
 		for (int i = 0; i < 4; i++) {
 			memset(&q[i], 0, sizeof(q[i]));
@@ -1537,7 +1480,7 @@ worker(void *arg)
 			r.drop(r.ctx, &q[i]);
 		}
 	}
-	spf_dns_free(d);
+	resolver_free(d);
 	return NULL;
 }
 
@@ -1547,12 +1490,12 @@ test_cache_threads(void **state)
 	enum { N = 4 };
 	struct worker w[N];
 	pthread_t t[N];
-	struct dns_cache *c;
+	struct resolver_cache *c;
 
 	(void)state;
 	NEED_SERVERS();
 	/* smaller than the 16 names: entries come and go all the time */
-	assert_non_null(c = dns_cache_new(8, 1 << 20));
+	assert_non_null(c = resolver_cache_new(8, 1 << 20));
 	for (int i = 0; i < N; i++) {
 		w[i].cache = c;
 		w[i].errors = 0;
@@ -1562,32 +1505,31 @@ test_cache_threads(void **state)
 		assert_int_equal(pthread_join(t[i], NULL), 0);
 		assert_int_equal(w[i].errors, 0);
 	}
-	dns_cache_free(c);
+	resolver_cache_free(c);
 }
 
 static void
 test_from_environment(void **state)
 {
-	struct dns *d;
+	struct resolver *d;
 	struct spf_resolver r;
 	struct spf_query q;
 
 	(void)state;
 	NEED_SERVERS();
 	/* main() pointed NAMESERVERS/RES_OPTIONS at the plain server */
-	assert_non_null(d = spf_dns_new(NULL));
-	dns_resolver(d, &r);
+	assert_non_null(d = resolver_new(NULL));
+	resolver_begin(d, 0, &r);
 	ask(&r, &q, "txt.test.example", SPF_T_TXT);
 	assert_int_equal(q.answer->status, SPF_DNS_OK);
 	r.drop(r.ctx, &q);
-	spf_dns_free(d);
+	resolver_free(d);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_server),
 		cmocka_unit_test(test_reply_txt),
 		cmocka_unit_test(test_reply_addresses),
 		cmocka_unit_test(test_reply_mx_ptr),
@@ -1597,7 +1539,6 @@ main(void)
 		cmocka_unit_test(test_reply_negative),
 		cmocka_unit_test(test_reply_hostile),
 		cmocka_unit_test(test_reply_huge),
-		cmocka_unit_test(test_answer_text),
 		cmocka_unit_test(test_statuses),
 		cmocka_unit_test(test_chains),
 		cmocka_unit_test(test_deadline),

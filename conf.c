@@ -56,12 +56,13 @@ static setter_fn set_socket, set_socket_mode, set_user, set_bool,
     set_results, set_reply_code, set_status_code, set_reply_text,
     set_header, set_hostname, set_authserv_id, set_networks,
     set_skip_senders, set_log_destination, set_log_level, set_facility,
-    set_dns_timeout, set_dns_servers, set_cache_size;
+    set_dns_timeout, set_dns_servers, set_cache_size, set_cache_bytes;
 static printer_fn print_socket, print_socket_mode, print_user, print_bool,
     print_results, print_reply_code, print_status_code, print_reply_text,
     print_header, print_hostname, print_authserv_id, print_networks,
     print_skip_senders, print_log_destination, print_log_level,
-    print_facility, print_dns_timeout, print_dns_servers, print_cache_size;
+    print_facility, print_dns_timeout, print_dns_servers, print_cache_size,
+    print_cache_bytes;
 
 /* Selectors for the bool and result-set parameters. */
 enum {
@@ -103,7 +104,8 @@ enum {
 	X("syslog_facility", facility, 0) \
 	X("dns_timeout", dns_timeout, 0) \
 	X("dns_servers", dns_servers, 0) \
-	X("dns_cache_size", cache_size, 0)
+	X("dns_cache_size", cache_size, 0) \
+	X("dns_cache_max_bytes", cache_bytes, 0)
 
 struct key {
 	const char *name;
@@ -1205,9 +1207,8 @@ print_dns_timeout(const struct conf *c, int arg, FILE *out)
 	fprintf(out, "%u.%s", ms / 1000, frac);
 }
 
-/* "192.0.2.1", "192.0.2.1:53", "2001:db8::1", "[2001:db8::1]:53" */
-static int
-parse_server(const char *item, struct sockaddr_storage *ss)
+int
+conf_parse_server(const char *item, struct sockaddr_storage *ss)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
@@ -1263,7 +1264,7 @@ add_server(struct parse *p, const char *key, const char *item, void *arg)
 	struct sockaddr_storage ss;
 	char buf[80];
 
-	if (parse_server(item, &ss) == -1) {
+	if (conf_parse_server(item, &ss) == -1) {
 		perr(p, "invalid nameserver \"%s\" in %s (expected an IP "
 		    "address with optional port, e.g. 192.0.2.53, "
 		    "192.0.2.53:5353, 2001:db8::53 or [2001:db8::53]:5353)",
@@ -1344,6 +1345,67 @@ print_cache_size(const struct conf *c, int arg, FILE *out)
 {
 	(void)arg;
 	fprintf(out, "%u", c->dns_cache_size);
+}
+
+#define CACHE_BYTES_MIN	(16UL << 10)
+#define CACHE_BYTES_MAX	(1UL << 30)
+
+/* "1048576", "1024K", "1M", "1G" (K, M, G: powers of 1024, either case)
+ * to bytes; -1 if malformed or above CACHE_BYTES_MAX. */
+static long
+parse_bytes(const char *s)
+{
+	static const char units[] = "kmg";
+	unsigned long v, mult = 1;
+	char num[16];
+	size_t n = strlen(s);
+	const char *u;
+
+	if (n > 0 && (u = strchr(units, tolower((unsigned char)s[n - 1]))) !=
+	    NULL && *u != '\0') {
+		mult = 1UL << (10 * (u - units + 1));
+		n--;
+	}
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, s, n);
+	num[n] = '\0';
+	if (parse_uint(num, CACHE_BYTES_MAX / mult, &v) == -1)
+		return -1;
+	return (long)(v * mult);
+}
+
+static int
+set_cache_bytes(struct parse *p, int arg, const char *key, const char *value)
+{
+	char buf[80];
+	long v = parse_bytes(value);
+
+	(void)arg;
+	if (v < (long)CACHE_BYTES_MIN) {
+		perr(p, "invalid %s \"%s\" (expected bytes from 16K to 1G, "
+		    "K, M or G for units of 1024, e.g. %s = 1M)", key,
+		    shown(value, buf, sizeof(buf)), key);
+		return -1;
+	}
+	p->c->dns_cache_max_bytes = (size_t)v;
+	return 0;
+}
+
+/* In the largest unit that is exact, so that it reads back the same. */
+static void
+print_cache_bytes(const struct conf *c, int arg, FILE *out)
+{
+	size_t v = c->dns_cache_max_bytes;
+	int u = 0;
+
+	(void)arg;
+	while (u < 3 && v != 0 && v % 1024 == 0) {
+		v /= 1024;
+		u++;
+	}
+	fprintf(out, "%zu%s", v, u == 0 ? "" : u == 1 ? "K" : u == 2 ? "M" :
+	    "G");
 }
 
 /* ------------------------------------------------------------ defaults */
@@ -1461,6 +1523,7 @@ conf_defaults(void)
 	c->syslog_facility = LOG_MAIL;
 	c->dns_timeout_ms = 10000;
 	c->dns_cache_size = 1000;
+	c->dns_cache_max_bytes = 1UL << 20;
 	if (set_default_strings(c) == -1 || set_default_networks(c) == -1) {
 		destroy(c);
 		return NULL;

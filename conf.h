@@ -18,7 +18,7 @@
  *
  * Change log for the other rooms (newest last):
  *   - first version.
- *   - CONF_MAX_DNS_SERVERS is 6, as dns.h's DNS_MAX_SERVERS.
+ *   - CONF_MAX_DNS_SERVERS is 6, as dns.h's RESOLVER_MAX_SERVERS.
  *
  * Copyright (C) 2026 the spf-milter authors.  GPL-3.0-or-later.
  */
@@ -73,7 +73,8 @@ struct conf_reply {
 	char *text;
 };
 
-#define CONF_MAX_DNS_SERVERS	6	/* DNS_MAX_SERVERS: one udns context */
+#define CONF_MAX_DNS_SERVERS	6	/* = RESOLVER_MAX_SERVERS, asserted in
+					   spf-milter.c */
 #define CONF_REPLY_TEXT_MAX	400	/* bytes of a configured text */
 /* A configuration file is a regular file of at most this many bytes:
  * a hundred times what a file with every parameter and long lists needs,
@@ -140,6 +141,8 @@ struct conf {
 	size_t ndns_servers;
 	/* Entries of the shared DNS answer cache; 0 turns it off. */
 	unsigned dns_cache_size;		/* default 1000 */
+	/* Memory the cache may hold, in bytes. */
+	size_t dns_cache_max_bytes;		/* default 1 MiB */
 
 	/* private to conf.c */
 	unsigned refs;
@@ -180,6 +183,13 @@ int conf_trusted_ip(const struct conf *c, int family, const unsigned char *ip);
 /* 1 if SENDER (an address local@domain, case-insensitive) is in
  * skip_senders.  The null sender is never skipped. */
 int conf_skip_sender(const struct conf *c, const char *sender);
+
+/* Parse one nameserver as dns_servers lists them: "192.0.2.1",
+ * "192.0.2.1:5353", "2001:db8::1", "[2001:db8::1]", "[2001:db8::1]:5353";
+ * numeric only, port 53 unless given.  0, or -1 when ITEM is not such an
+ * address.  The one parser of this syntax (bench/spfbench takes its
+ * server this way too). */
+int conf_parse_server(const char *item, struct sockaddr_storage *ss);
 
 /*
  * Fill in the reply text template of RESULT into BUF (SIZE bytes, always

@@ -614,9 +614,11 @@ reload(void)
 	if (str_differs(old->socket, c->socket))
 		logmsg(LOG_WARNING, "reload: socket changed; it takes a "
 		    "restart to listen on the new one");
-	if (old->dns_cache_size != c->dns_cache_size)
-		logmsg(LOG_WARNING, "reload: dns_cache_size changed; it takes "
-		    "a restart to resize the cache");
+	if (old->dns_cache_size != c->dns_cache_size ||
+	    old->dns_cache_max_bytes != c->dns_cache_max_bytes)
+		logmsg(LOG_WARNING, "reload: dns_cache_size or "
+		    "dns_cache_max_bytes changed; it takes a restart to resize "
+		    "the cache");
 	if (str_differs(old->user, c->user))
 		logmsg(LOG_WARNING, "reload: user changed; it takes a restart "
 		    "to run as the new one");
@@ -651,18 +653,18 @@ signal_thread(void *arg)
 
 /* ================================================= per-thread resolvers */
 
-/* One udns context per thread (dns.h): libmilter runs a connection's
+/* One resolver per thread (dns.h): libmilter runs a connection's
  * callbacks on whichever worker is free, so the resolver goes with the
  * thread, and is made again when a reload changed the DNS settings. */
 struct thread_dns {
-	struct dns *d;
+	struct resolver *d;
 	unsigned gen;
 };
 
 static pthread_key_t dns_key;
 /* One answer cache for all threads, sized at start: resolvers of every
  * generation may still use it, so it lives as long as the process. */
-static struct dns_cache *dns_shared_cache;
+static struct resolver_cache *dns_shared_cache;
 
 static void
 thread_dns_free(void *p)
@@ -670,27 +672,32 @@ thread_dns_free(void *p)
 	struct thread_dns *t = p;
 
 	if (t != NULL && t->d != NULL)
-		dns_free(t->d);
+		resolver_free(t->d);
 	free(t);
 }
 
-static struct dns *
+/* Every nameserver the configuration may list has a place in the
+ * resolver's. */
+_Static_assert(CONF_MAX_DNS_SERVERS == RESOLVER_MAX_SERVERS,
+    "dns_servers and the resolver must hold as many nameservers");
+
+static struct resolver *
 dns_from_conf(const struct conf *c)
 {
-	struct dns_config dc;
+	struct resolver_config rc;
 	size_t i;
 
-	memset(&dc, 0, sizeof(dc));
-	for (i = 0; i < c->ndns_servers && i < DNS_MAX_SERVERS; i++)
-		dc.servers[i] = c->dns_servers[i];
-	dc.nservers = (unsigned)i;
-	dc.timeout_ms = c->dns_timeout_ms;
-	dc.cache = dns_shared_cache;
-	return dns_new(&dc);
+	memset(&rc, 0, sizeof(rc));
+	for (i = 0; i < c->ndns_servers; i++)
+		rc.servers[i] = c->dns_servers[i];
+	rc.nservers = (unsigned)i;
+	rc.timeout_ms = c->dns_timeout_ms;
+	rc.cache = dns_shared_cache;
+	return resolver_new(&rc);
 }
 
 /* The calling thread's resolver for snapshot C of generation GEN. */
-static struct dns *
+static struct resolver *
 thread_dns(const struct conf *c, unsigned gen)
 {
 	struct thread_dns *t = pthread_getspecific(dns_key);
@@ -704,7 +711,7 @@ thread_dns(const struct conf *c, unsigned gen)
 		}
 	}
 	if (t->d != NULL && t->gen != gen) {
-		dns_free(t->d);
+		resolver_free(t->d);
 		t->d = NULL;
 	}
 	if (t->d == NULL) {
@@ -925,7 +932,7 @@ verify(struct session *s, enum spf_identity identity, struct verdict *v)
 {
 	struct spf_request req;
 	struct spf_resolver res;
-	struct dns *d;
+	struct resolver *d;
 
 	memset(v, 0, sizeof(*v));
 	v->identity = identity;
@@ -953,8 +960,7 @@ verify(struct session *s, enum spf_identity identity, struct verdict *v)
 		logmsg(LOG_ERR, "cannot set up a DNS resolver");
 		return;
 	}
-	dns_deadline(d, s->conf->dns_timeout_ms);
-	dns_resolver(d, &res);
+	resolver_begin(d, s->conf->dns_timeout_ms, &res);
 	spf_check(&req, &res, &v->out);
 }
 
@@ -1343,7 +1349,7 @@ query(const struct conf *c, const char *ip, const char *sender,
 	struct trace t = { NULL, 0, 0, 0 };
 	struct verdict v;
 	struct hbuf b;
-	struct dns *d;
+	struct resolver *d;
 	char e[SPF_EXPLANATION_MAX * 4 + 8];
 
 	memset(&req, 0, sizeof(req));
@@ -1372,10 +1378,9 @@ query(const struct conf *c, const char *ip, const char *sender,
 	v.identity = SPF_ID_MAILFROM;
 	v.helo = helo;
 	v.sender = sender;
-	dns_deadline(d, c->dns_timeout_ms);
-	dns_resolver(d, &res);
+	resolver_begin(d, c->dns_timeout_ms, &res);
 	spf_check(&req, &res, &v.out);
-	dns_free(d);
+	resolver_free(d);
 	{
 		char ipbuf[INET6_ADDRSTRLEN];
 
@@ -1596,7 +1601,8 @@ run_milter(const struct conf *c)
 
 	log_configure(c);
 	if (c->dns_cache_size > 0 &&
-	    (dns_shared_cache = dns_cache_new(c->dns_cache_size)) == NULL)
+	    (dns_shared_cache = resolver_cache_new(c->dns_cache_size,
+	    c->dns_cache_max_bytes)) == NULL)
 		logmsg(LOG_WARNING, "no DNS answer cache: out of memory");
 	if (start_threads() != 0)
 		return SPF_MILTER_EXIT_RUNTIME;

@@ -44,6 +44,7 @@
 
 #include "../spf.h"
 #include "../dns.h"
+#include "../conf.h"	/* conf_parse_server(): -s as dns_servers has it */
 #include "memres.h"
 
 #define MAX_EVALS	2000000L
@@ -352,7 +353,7 @@ round_trips(const double *t, int n, double delay)
 }
 
 static double
-one_network_eval(struct dns *d, const struct scenario *s,
+one_network_eval(struct resolver *d, const struct scenario *s,
     struct spf_outcome *out)
 {
 	struct spf_resolver res;
@@ -360,8 +361,7 @@ one_network_eval(struct dns *d, const struct scenario *s,
 	double t0;
 
 	make_request(s, &req);
-	dns_resolver(d, &res);
-	dns_deadline(d, 0);
+	resolver_begin(d, 0, &res);
 	t0 = now_sec();
 	spf_check(&req, &res, out);
 	return now_sec() - t0;
@@ -371,7 +371,7 @@ one_network_eval(struct dns *d, const struct scenario *s,
  * resolver, as the milter's threads do: shows what waiting on each other
  * costs without libmilter in the way. */
 struct par {
-	const struct dns_config *cfg;
+	const struct resolver_config *cfg;
 	double deadline;
 	double *lat;
 	long n;
@@ -384,10 +384,10 @@ par_thread(void *arg)
 {
 	struct par *p = arg;
 	struct spf_outcome out;
-	struct dns *d;
+	struct resolver *d;
 	double wall;
 
-	if ((d = spf_dns_new(p->cfg)) == NULL)
+	if ((d = resolver_new(p->cfg)) == NULL)
 		die("cannot set up the resolver");
 	while (now_sec() < p->deadline) {
 		wall = one_network_eval(d, &scenarios[3], &out);
@@ -399,7 +399,7 @@ par_thread(void *arg)
 			p->bad++;
 		pthread_mutex_unlock(&p->lock);
 	}
-	spf_dns_free(d);
+	resolver_free(d);
 	return NULL;
 }
 
@@ -412,7 +412,7 @@ cmp_double(const void *a, const void *b)
 }
 
 static int
-run_parallel(const struct dns_config *cfg, int conc, double secs)
+run_parallel(const struct resolver_config *cfg, int conc, double secs)
 {
 	struct par p = { cfg, now_sec() + secs, NULL, 0, 0,
 	    PTHREAD_MUTEX_INITIALIZER };
@@ -446,23 +446,23 @@ run_network(const char *server, const char *logpath, int delay_ms,
 {
 	static double t[MAX_LOG_LINES];
 	const struct scenario *s = &scenarios[3];	/* the whole tree */
-	struct dns_config cfg;
+	struct resolver_config cfg;
 	struct spf_outcome out;
-	struct dns *d;
+	struct resolver *d;
 	double wall, from, to;
 	int n;
 
 	memset(&cfg, 0, sizeof(cfg));
-	if (dns_parse_server(server, &cfg.servers[0]) != 0)
+	if (conf_parse_server(server, &cfg.servers[0]) != 0)
 		die("bad server %s", server);
 	cfg.nservers = 1;
 	cfg.timeout_ms = 10000;
-	if ((d = spf_dns_new(&cfg)) == NULL)
+	if ((d = resolver_new(&cfg)) == NULL)
 		die("cannot set up the resolver");
 	from = wall_sec();
 	wall = one_network_eval(d, s, &out);
 	to = wall_sec();
-	spf_dns_free(d);
+	resolver_free(d);
 	usleep(100000);		/* let the server flush its log */
 	n = read_log(logpath, t, MAX_LOG_LINES, from, to);
 	printf("\ninclude tree through dns.c, every answer delayed %d ms:\n"

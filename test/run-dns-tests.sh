@@ -52,6 +52,51 @@ zone=$tmp/test.zone
 	for i in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
 		printf '%s\n' "p$i.test.example A 192.0.2.$i"
 	done
+	# CNAME chains of 9, 15 and 200 hops (the server puts 10 hops at
+	# most in one answer)
+	for n in 9 15 200; do
+		i=0
+		while [ "$i" -lt "$n" ]; do
+			printf 'c%s-%s.test.example CNAME c%s-%s.test.example\n' \
+			    "$n" "$i" "$n" "$((i + 1))"
+			i=$((i + 1))
+		done
+		printf '%s\n' "c$n-$n.test.example A 192.0.2.$((n % 256))"
+	done
+	# an include chain 10 deep: 11 round trips one after the other
+	i=0
+	while [ "$i" -lt 10 ]; do
+		printf 'inc%s.test.example TXT "v=spf1 include:%s -all"\n' \
+		    "$i" "inc$((i + 1)).test.example"
+		i=$((i + 1))
+	done
+	printf '%s\n' 'inc10.test.example TXT "v=spf1 ip4:192.0.2.1 -all"'
+	# big answers for the cache: 3.75 KB of TXT, 180 A records, and 300
+	# empty TXT records (more than the cache keeps of one answer)
+	t=$(printf '%0250d' 0)
+	t="\"$t\" \"$t\" \"$t\" \"$t\" \"$t\""
+	i=0
+	while [ "$i" -lt 20 ]; do
+		printf '%s\n' "fat$i.test.example TXT $t $t $t"
+		i=$((i + 1))
+	done
+	i=0
+	while [ "$i" -lt 1800 ]; do
+		printf 'many%s.test.example A 10.0.%s.%s\n' \
+		    "$((i / 180))" "$((i / 180))" "$((i % 180))"
+		i=$((i + 1))
+	done
+	i=0
+	while [ "$i" -lt 300 ]; do
+		printf '%s\n' 'tiny.test.example TXT ""'
+		i=$((i + 1))
+	done
+	# more names than questions fit in flight at once
+	i=0
+	while [ "$i" -lt 200 ]; do
+		printf '%s\n' "w$i.test.example A 198.51.100.$i"
+		i=$((i + 1))
+	done
 } > "$zone"
 
 start() {
@@ -84,7 +129,8 @@ DNS_TEST_SLOW=$(cut -d' ' -f1 "$tmp/slow.port")
 DNS_TEST_V6=$(cut -d' ' -f1 "$tmp/v6.port")
 DNS_TEST_TRUNC_LOG=$tmp/trunc.log
 DNS_TEST_PLAIN_LOG=$tmp/plain.log
+DNS_TEST_SLOW_LOG=$tmp/slow.log
 export DNS_TEST_PLAIN DNS_TEST_TRUNC DNS_TEST_SLOW DNS_TEST_V6 \
-    DNS_TEST_TRUNC_LOG DNS_TEST_PLAIN_LOG
+    DNS_TEST_TRUNC_LOG DNS_TEST_PLAIN_LOG DNS_TEST_SLOW_LOG
 # shellcheck disable=SC2086
 $RUN "$TEST"

@@ -313,8 +313,8 @@ bench/mload: bench/mload.c
 bench/noop-milter: bench/noop-milter.c
 	$(CC) $(STATIC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ bench/noop-milter.c -lmilter -lpthread
 
-bench/spfbench: bench/spfbench.c spf.c dns.c spf.h dns.h $(MEMRES)
-	$(CC) $(CPPFLAGS) -I. -Itest $(WARN) $(CFLAGS) -o $@ bench/spfbench.c test/memres.c spf.c dns.c $(BENCH_WRAP) -ludns -lpthread
+bench/spfbench: bench/spfbench.c spf.c dns.c conf.c spf.h dns.h conf.h $(MEMRES)
+	$(CC) $(CPPFLAGS) -I. -Itest $(WARN) $(CFLAGS) -o $@ bench/spfbench.c test/memres.c spf.c dns.c conf.c $(BENCH_WRAP) -ludns -linih -lpthread
 
 bench/dnsd: bench/dnsd.c spf.h $(MEMRES)
 	$(CC) $(CPPFLAGS) -I. -Itest $(WARN) $(CFLAGS) -o $@ bench/dnsd.c test/memres.c spf.c

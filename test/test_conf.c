@@ -131,6 +131,7 @@ test_defaults(void **state)
 	assert_int_equal(c->dns_timeout_ms, 10000);
 	assert_int_equal(c->ndns_servers, 0);
 	assert_int_equal(c->dns_cache_size, 1000);
+	assert_int_equal(c->dns_cache_max_bytes, 1 << 20);
 	assert_int_equal(conf_require_socket(c, NULL), -1);
 	conf_free(c);
 }
@@ -760,6 +761,42 @@ test_dns_servers(void **state)
 	assert_null(load("dns_servers = [2001:db8::1]x\n"));
 }
 
+/* conf_parse_server() alone: the one parser of the nameserver syntax,
+ * which bench/spfbench uses too. */
+static void
+test_parse_server(void **state)
+{
+	struct sockaddr_storage ss;
+	const struct sockaddr_in *sin = (const void *)&ss;
+	const struct sockaddr_in6 *sin6 = (const void *)&ss;
+	static const char *bad[] = {
+		"", " ", "example.com", "1.2.3", "1.2.3.4:", "1.2.3.4:0",
+		"1.2.3.4:65536", "1.2.3.4:53x", "1.2.3.4:-1", "[1.2.3.4]:53",
+		"[::1", "[::1]x", "[::1]:", "::1:53:", "1.2.3.4 53",
+		"256.1.1.1", "[::1]:99999", " 127.0.0.1", "127.0.0.1 ",
+	};
+
+	(void)state;
+	assert_int_equal(conf_parse_server("192.0.2.1", &ss), 0);
+	assert_int_equal(sin->sin_family, AF_INET);
+	assert_int_equal(ntohs(sin->sin_port), 53);
+	assert_int_equal(ntohl(sin->sin_addr.s_addr), 0xc0000201);
+	assert_int_equal(conf_parse_server("127.0.0.1:5353", &ss), 0);
+	assert_int_equal(ntohs(sin->sin_port), 5353);
+	assert_int_equal(conf_parse_server("::1", &ss), 0);
+	assert_int_equal(sin6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(sin6->sin6_port), 53);
+	assert_int_equal(sin6->sin6_addr.s6_addr[15], 1);
+	assert_int_equal(conf_parse_server("[2001:db8::2]:65535", &ss), 0);
+	assert_int_equal(sin6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(sin6->sin6_port), 65535);
+	assert_int_equal(conf_parse_server("[::1]", &ss), 0);
+	assert_int_equal(ntohs(sin6->sin6_port), 53);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (conf_parse_server(bad[i], &ss) != -1)
+			fail_msg("accepted \"%s\"", bad[i]);
+}
+
 static void
 test_dns_cache_size(void **state)
 {
@@ -778,6 +815,44 @@ test_dns_cache_size(void **state)
 	    "1000)\n");
 	assert_null(load("dns_cache_size = 1000001\n"));
 	assert_null(load("dns_cache_size = 1k\n"));
+}
+
+static void
+test_dns_cache_max_bytes(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t bytes;
+	} good[] = {
+		{ "16384", 16384 }, { "16K", 16384 }, { "16k", 16384 },
+		{ "1536K", 1536 << 10 }, { "4M", 4 << 20 }, { "1g", 1 << 30 },
+		{ "1073741824", 1 << 30 },
+	};
+	static const char *bad[] = {
+		"", "K", "16383", "15K", "1025M", "2G", "1.5M", "1 M", "1MB",
+		"-1M", "+64K", "0x10000", "99999999999999999999K",
+	};
+	char line[80];
+	struct conf *c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(line, sizeof(line), "dns_cache_max_bytes = %s\n",
+		    good[i].text);
+		c = expect_ok(line);
+		assert_int_equal(c->dns_cache_max_bytes, good[i].bytes);
+		conf_free(c);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(line, sizeof(line), "dns_cache_max_bytes = %s\n",
+		    bad[i]);
+		if ((c = load(line)) != NULL)
+			fail_msg("accepted \"%s\"", bad[i]);
+	}
+	expect_errors("dns_cache_max_bytes = 2G\n",
+	    "t.conf:1: invalid dns_cache_max_bytes \"2G\" (expected bytes "
+	    "from 16K to 1G, K, M or G for units of 1024, e.g. "
+	    "dns_cache_max_bytes = 1M)\n");
 }
 
 /* ------------------------------------------------------- file format */
@@ -924,12 +999,14 @@ test_print_roundtrip(void **state)
 	    ", Received-SPF\nskip_senders = .example.org, a@b.example\n"
 	    "dns_servers = 192.0.2.1, [2001:db8::1]:5353\ndns_timeout = 2.5\n"
 	    "trusted_networks = 192.0.2.0/24\nreject_results = softfail\n"
-	    "fail_reply_text = 100%% %{exp}\nuser = nobody\n");
+	    "fail_reply_text = 100%% %{exp}\nuser = nobody\n"
+	    "dns_cache_max_bytes = 1536K\n");
 	pa = printed(a);
 	b = expect_ok(pa);
 	pb = printed(b);
 	assert_string_equal(pa, pb);
 	assert_non_null(strstr(pa, "\ndns_timeout = 2.5\n"));
+	assert_non_null(strstr(pa, "\ndns_cache_max_bytes = 1536K\n"));
 	assert_non_null(strstr(pa, "\nreject_helo_results = softfail\n"));
 	assert_non_null(strstr(pa, "\nskip_senders = .example.org, "
 	    "a@b.example\n"));
@@ -943,7 +1020,7 @@ test_print_roundtrip(void **state)
 		assert_true(strncmp(pa, needle + 1, strlen(needle + 1)) == 0 ||
 		    strstr(pa, needle) != NULL);
 	}
-	assert_int_equal(i, 40);
+	assert_int_equal(i, 41);
 	free(pa);
 	free(pb);
 	conf_free(a);
@@ -988,7 +1065,9 @@ main(void)
 		cmocka_unit_test(test_logging),
 		cmocka_unit_test(test_dns_timeout),
 		cmocka_unit_test(test_dns_servers),
+		cmocka_unit_test(test_parse_server),
 		cmocka_unit_test(test_dns_cache_size),
+		cmocka_unit_test(test_dns_cache_max_bytes),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_format_errors),
 		cmocka_unit_test(test_three_errors),

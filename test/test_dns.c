@@ -1,9 +1,10 @@
 /*
- * test_dns.c - unit tests of dns.c: the nameserver syntax, the reply
- * parser fed hand-made and hostile packets, and the resolver against
- * test/dnsserver.py (status mapping, deadline, TCP after truncation,
- * questions in flight together).  Run by test/run-dns-tests.sh, which
- * starts the servers and passes their ports in the environment.
+ * test_dns.c - unit tests of dns.c: the reply parser fed hand-made and
+ * hostile packets, and the resolver against test/dnsserver.py (status
+ * mapping, deadline, TCP after truncation, questions in flight together
+ * and queued beyond that, CNAME chains, a dead nameserver remembered,
+ * the cache and its bounds).  Run by test/run-dns-tests.sh, which starts
+ * the servers and passes their ports in the environment.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,24 +44,43 @@ env_port(const char *name)
 	return v != NULL ? (unsigned)atoi(v) : 0;
 }
 
+/* The nameserver on loopback (127.0.0.1, or ::1 when V6) at the port in
+ * environment variable VAR. */
+static void
+server_at(struct sockaddr_storage *ss, int v6, const char *var)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (v6) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_loopback;
+		sin6->sin6_port = htons((uint16_t)env_port(var));
+	} else {
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sin->sin_port = htons((uint16_t)env_port(var));
+	}
+}
+
 /* A resolver asking 127.0.0.1 on the port in environment variable VAR,
  * with CACHE. */
-static struct dns *
-resolver_cached(const char *var, unsigned timeout_ms, struct dns_cache *cache)
+static struct resolver *
+resolver_cached(const char *var, unsigned timeout_ms,
+    struct resolver_cache *cache)
 {
-	struct dns_config c;
-	char text[32];
+	struct resolver_config c;
 
 	memset(&c, 0, sizeof(c));
 	c.cache = cache;
-	snprintf(text, sizeof(text), "127.0.0.1:%u", env_port(var));
-	assert_int_equal(dns_parse_server(text, &c.servers[0]), 0);
+	server_at(&c.servers[0], 0, var);
 	c.nservers = 1;
 	c.timeout_ms = timeout_ms;
-	return spf_dns_new(&c);
+	return resolver_new(&c);
 }
 
-static struct dns *
+static struct resolver *
 resolver_at(const char *var, unsigned timeout_ms)
 {
 	return resolver_cached(var, timeout_ms, NULL);
@@ -169,49 +191,13 @@ mrr(struct msg *m, unsigned type, uint32_t ttl, const void *rd, size_t n)
 static struct spf_answer *
 parse(const struct msg *m, const char *name, unsigned type)
 {
-	struct spf_answer *a = dns_parse_reply(m->p, m->n, name, type);
+	struct spf_answer *a = resolver_parse_reply(m->p, m->n, name, type, NULL);
 
 	assert_non_null(a);
 	return a;
 }
 
-/* ------------------------------------------------- dns_parse_server() */
-
-static void
-test_parse_server(void **state)
-{
-	struct sockaddr_storage ss;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-	static const char *bad[] = {
-		"", " ", "example.com", "1.2.3", "1.2.3.4:", "1.2.3.4:0",
-		"1.2.3.4:65536", "1.2.3.4:53x", "1.2.3.4:-1", "[1.2.3.4]:53",
-		"[::1", "[::1]x", "[::1]:", "::1:53:", "1.2.3.4 53",
-		"256.1.1.1", "[::1]:99999",
-	};
-
-	(void)state;
-	assert_int_equal(dns_parse_server("192.0.2.1", &ss), 0);
-	assert_int_equal(sin->sin_family, AF_INET);
-	assert_int_equal(ntohs(sin->sin_port), 53);
-	assert_int_equal(ntohl(sin->sin_addr.s_addr), 0xc0000201);
-	assert_int_equal(dns_parse_server(" 127.0.0.1:5353 ", &ss), 0);
-	assert_int_equal(ntohs(sin->sin_port), 5353);
-	assert_int_equal(dns_parse_server("::1", &ss), 0);
-	assert_int_equal(sin6->sin6_family, AF_INET6);
-	assert_int_equal(ntohs(sin6->sin6_port), 53);
-	assert_int_equal(sin6->sin6_addr.s6_addr[15], 1);
-	assert_int_equal(dns_parse_server("[2001:db8::2]:65535", &ss), 0);
-	assert_int_equal(sin6->sin6_family, AF_INET6);
-	assert_int_equal(ntohs(sin6->sin6_port), 65535);
-	assert_int_equal(dns_parse_server("[::1]", &ss), 0);
-	assert_int_equal(ntohs(sin6->sin6_port), 53);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (dns_parse_server(bad[i], &ss) != -1)
-			fail_msg("accepted \"%s\"", bad[i]);
-}
-
-/* ---------------------------------------------------- dns_parse_reply() */
+/* ---------------------------------------------- resolver_parse_reply() */
 
 static void
 test_reply_txt(void **state)
@@ -308,6 +294,9 @@ test_reply_mx_ptr(void **state)
 }
 
 static void
+soa(struct msg *m, uint32_t ttl, uint32_t minimum);
+
+static void
 test_reply_cname(void **state)
 {
 	struct msg m;
@@ -315,6 +304,7 @@ test_reply_cname(void **state)
 	static const unsigned char target[] = { 1, 'b', 0xc0, 0x0c };
 	static const unsigned char self[] = { 0xc0, 0x0c };
 	static const unsigned char v4[] = { 192, 0, 2, 7 };
+	char next[256];
 	size_t owner;
 
 	(void)state;
@@ -334,23 +324,203 @@ test_reply_cname(void **state)
 	m32(&m, 600);
 	m16(&m, 2);
 	mbytes(&m, "\001x", 2);
-	a = parse(&m, "a.example.com", SPF_T_A);
+	a = resolver_parse_reply(m.p, m.n, "a.example.com", SPF_T_A, next);
 	assert_int_equal(a->status, SPF_DNS_OK);
 	assert_int_equal(a->count, 1);
 	assert_memory_equal(a->rr[0].data, v4, 4);
 	assert_int_equal(a->ttl, 30);
+	assert_string_equal(next, "");
 	free(a);
-	/* a CNAME to itself is a loop: a server failure, never a hang */
+	/* a CNAME to itself is a loop: no data (pyspf and Mail::SPF find
+	 * no records either), never a hang, nothing to ask next */
 	mstart(&m, 0, 1, 0, "a.example.com", SPF_T_A);
 	mrr(&m, 5, 30, self, sizeof(self));
-	a = parse(&m, "a.example.com", SPF_T_A);
-	assert_int_equal(a->status, SPF_DNS_SERVFAIL);
+	a = resolver_parse_reply(m.p, m.n, "a.example.com", SPF_T_A, next);
+	assert_int_equal(a->status, SPF_DNS_NODATA);
+	assert_int_equal(a->ttl, 0);
+	assert_string_equal(next, "");
 	free(a);
-	/* a CNAME to a name with no records here: no data */
+	/* a CNAME to a name with no records here and no SOA: the server
+	 * stopped short, the chain goes on at b.a.example.com */
 	mstart(&m, 0, 1, 0, "a.example.com", SPF_T_A);
 	mrr(&m, 5, 30, target, sizeof(target));
-	a = parse(&m, "a.example.com", SPF_T_A);
+	a = resolver_parse_reply(m.p, m.n, "a.example.com", SPF_T_A, next);
 	assert_int_equal(a->status, SPF_DNS_NODATA);
+	assert_string_equal(next, "b.a.example.com");
+	free(a);
+	/* the same with an SOA: b.a.example.com has no A */
+	mstart(&m, 0, 1, 1, "a.example.com", SPF_T_A);
+	mrr(&m, 5, 30, target, sizeof(target));
+	soa(&m, 3600, 20);
+	a = resolver_parse_reply(m.p, m.n, "a.example.com", SPF_T_A, next);
+	assert_int_equal(a->status, SPF_DNS_NODATA);
+	assert_int_equal(a->ttl, 20);
+	assert_string_equal(next, "");
+	free(a);
+}
+
+/* A CNAME record from hN.example.com to hTO.example.com, TTL TTL. */
+static void
+mcname(struct msg *m, unsigned from, unsigned to, uint32_t ttl)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "h%u.example.com", from);
+	mname(m, name);
+	m16(m, 5);
+	m16(m, 1);
+	m32(m, ttl);
+	snprintf(name, sizeof(name), "h%u.example.com", to);
+	m16(m, (unsigned)strlen(name) + 2);
+	mname(m, name);
+}
+
+/* An A record for hN.example.com: 192.0.2.N. */
+static void
+maddr(struct msg *m, unsigned n)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "h%u.example.com", n);
+	mname(m, name);
+	m16(m, SPF_T_A);
+	m16(m, 1);
+	m32(m, 600);
+	m16(m, 4);
+	m16(m, 0xc000);
+	m16(m, 0x0200 | (n & 0xff));
+}
+
+static void
+test_reply_chains(void **state)
+{
+	struct msg m;
+	struct spf_answer *a;
+	char next[256];
+
+	(void)state;
+	/* 20 hops, listed from the end: no hop count of ours stops it, and
+	 * the TTL is the least of the chain */
+	mstart(&m, 0, 21, 0, "h0.example.com", SPF_T_A);
+	maddr(&m, 20);
+	for (unsigned i = 20; i-- > 0;)
+		mcname(&m, i, i + 1, i == 13 ? 7 : 300);
+	a = resolver_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
+	assert_int_equal(a->status, SPF_DNS_OK);
+	assert_int_equal(a->count, 1);
+	assert_int_equal(a->rr[0].data[3], 20);
+	assert_int_equal(a->ttl, 7);
+	assert_string_equal(next, "");
+	free(a);
+	/* the same chain without its end: asked again where it stops */
+	mstart(&m, 0, 20, 0, "h0.example.com", SPF_T_A);
+	for (unsigned i = 0; i < 20; i++)
+		mcname(&m, i, i + 1, 300);
+	a = resolver_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
+	assert_int_equal(a->status, SPF_DNS_NODATA);
+	assert_string_equal(next, "h20.example.com");
+	free(a);
+	/* the end cut off in the middle of a record: a broken packet */
+	a = resolver_parse_reply(m.p, m.n - 5, "h0.example.com", SPF_T_A, next);
+	assert_int_equal(a->status, SPF_DNS_SERVFAIL);
+	assert_string_equal(next, "");
+	free(a);
+	/* a chain that comes back to its third name: a loop, no data */
+	mstart(&m, 0, 6, 0, "h0.example.com", SPF_T_A);
+	for (unsigned i = 0; i < 5; i++)
+		mcname(&m, i, i + 1, 300);
+	mcname(&m, 5, 2, 300);
+	a = resolver_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
+	assert_int_equal(a->status, SPF_DNS_NODATA);
+	assert_int_equal(a->ttl, 0);
+	assert_string_equal(next, "");
+	free(a);
+	/* two names pointing at each other, records of the type beside */
+	mstart(&m, 0, 3, 0, "h0.example.com", SPF_T_A);
+	mcname(&m, 0, 1, 300);
+	mcname(&m, 1, 0, 300);
+	maddr(&m, 2);
+	a = resolver_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
+	assert_int_equal(a->status, SPF_DNS_NODATA);
+	free(a);
+	/* a chain into NXDOMAIN is NXDOMAIN for its last name (RFC 6604) */
+	mstart(&m, 3, 2, 1, "h0.example.com", SPF_T_A);
+	mcname(&m, 0, 1, 300);
+	mcname(&m, 1, 2, 300);
+	soa(&m, 3600, 60);
+	a = resolver_parse_reply(m.p, m.n, "h0.example.com", SPF_T_A, next);
+	assert_int_equal(a->status, SPF_DNS_NXDOMAIN);
+	assert_int_equal(a->ttl, 60);
+	free(a);
+}
+
+/*
+ * A 64 KiB answer of N CNAME records "hI CNAME hI+1" listed from the
+ * last, the names a 2-byte pointer to "example.com" behind a label of
+ * their own; LOOP makes the last point back to h0, else hN has an A.
+ */
+static struct spf_answer *
+long_chain(unsigned n, int loop, char *next)
+{
+	unsigned char *p = malloc(65535);
+	struct spf_answer *a;
+	size_t at;
+	char label[16];
+
+	assert_non_null(p);
+	memcpy(p, "\x12\x34\x81\x80\0\1\0\0\0\0\0\0", 12);
+	p[6] = (unsigned char)((n + !loop) >> 8);
+	p[7] = (unsigned char)(n + !loop);
+	memcpy(p + 12, "\2h0\7example\3com\0\0\1\0\1", 20);
+	at = 32;			/* "example.com" is at 15 */
+	for (unsigned i = n + !loop; i-- > 0;) {
+		int l = snprintf(label, sizeof(label), "h%u", i);
+
+		p[at++] = (unsigned char)l;
+		memcpy(p + at, label, (size_t)l);
+		at += (size_t)l;
+		memcpy(p + at, "\xc0\x0f", 2);
+		at += 2;
+		if (i == n) {		/* the end: an A record */
+			memcpy(p + at,
+			    "\0\1\0\1\0\0\0\x3c\0\4\xc0\0\2\x63", 14);
+			at += 14;
+			continue;
+		}
+		l = snprintf(label, sizeof(label), "h%u",
+		    loop && i == n - 1 ? 0 : i + 1);
+		memcpy(p + at, "\0\5\0\1\0\0\0\x3c\0", 9);
+		at += 9;
+		p[at++] = (unsigned char)(l + 3);
+		p[at++] = (unsigned char)l;
+		memcpy(p + at, label, (size_t)l);
+		at += (size_t)l;
+		memcpy(p + at, "\xc0\x0f", 2);
+		at += 2;
+		assert_true(at < 65535 - 40);
+	}
+	a = resolver_parse_reply(p, at, "h0.example.com", SPF_T_A, next);
+	free(p);
+	assert_non_null(a);
+	return a;
+}
+
+static void
+test_reply_long_chain(void **state)
+{
+	struct spf_answer *a;
+	char next[256];
+
+	(void)state;
+	/* as many hops as a TCP answer holds */
+	a = long_chain(2400, 0, next);
+	assert_int_equal(a->status, SPF_DNS_OK);
+	assert_int_equal(a->count, 1);
+	assert_int_equal(a->rr[0].data[3], 0x63);
+	free(a);
+	a = long_chain(2400, 1, next);
+	assert_int_equal(a->status, SPF_DNS_NODATA);
+	assert_string_equal(next, "");
 	free(a);
 }
 
@@ -421,7 +591,7 @@ test_reply_hostile(void **state)
 	 * before the end of the answer section, it is garbage (the
 	 * authority section is only read for negative answers) */
 	for (size_t n = 0; n < m.n; n++) {
-		a = dns_parse_reply(m.p, n, "example.com", SPF_T_TXT);
+		a = resolver_parse_reply(m.p, n, "example.com", SPF_T_TXT, NULL);
 		assert_non_null(a);
 		if (n < answered)
 			assert_int_equal(a->status, SPF_DNS_SERVFAIL);
@@ -464,7 +634,8 @@ test_reply_hostile(void **state)
 		bad = m;
 		for (int k = 0; k < 1 + i % 4; k++)
 			bad.p[rand() % (int)bad.n] = (unsigned char)rand();
-		a = dns_parse_reply(bad.p, bad.n, "example.com", SPF_T_TXT);
+		a = resolver_parse_reply(bad.p, bad.n, "example.com", SPF_T_TXT,
+		    NULL);
 		assert_non_null(a);
 		for (unsigned j = 0; a->status == SPF_DNS_OK && j < a->count;
 		    j++)
@@ -510,7 +681,7 @@ many_ptrs(unsigned n)
 		}
 		assert_true(at < 65535 - 300);
 	}
-	a = dns_parse_reply(p, at, "example.com", SPF_T_PTR);
+	a = resolver_parse_reply(p, at, "example.com", SPF_T_PTR, NULL);
 	free(p);
 	assert_non_null(a);
 	return a;
@@ -533,40 +704,12 @@ test_reply_huge(void **state)
 	free(a);
 }
 
-static void
-test_answer_text(void **state)
-{
-	struct spf_query q;
-	char buf[128], small[16];
-	struct spf_answer *a = spf_answer_new(SPF_DNS_OK, 1, 1, 6);
-
-	(void)state;
-	memset(&q, 0, sizeof(q));
-	strcpy(q.name, "example.com");
-	q.type = SPF_T_TXT;
-	q.usec = 1500;
-	a->rr[0].data = (unsigned char *)&a->rr[1];
-	memcpy((unsigned char *)&a->rr[1], "a\"\n\\\xff", 6);
-	a->rr[0].len = 5;
-	q.answer = a;
-	assert_string_equal(dns_answer_text(&q, buf, sizeof(buf)),
-	    "example.com TXT: \"a\\\"\\x0a\\\\\\xff\" (1.500 ms)");
-	assert_int_equal(strlen(dns_answer_text(&q, small, sizeof(small))),
-	    sizeof(small) - 1);
-	a->status = SPF_DNS_NXDOMAIN;
-	assert_string_equal(dns_answer_text(&q, buf, sizeof(buf)),
-	    "example.com TXT: nxdomain (1.500 ms)");
-	free(a);
-	assert_string_equal(dns_status_name(SPF_DNS_TIMEOUT), "timeout");
-	assert_string_equal(dns_type_name(SPF_T_AAAA), "AAAA");
-}
-
 /* ------------------------------------------------ against the servers */
 
 static void
 test_statuses(void **state)
 {
-	struct dns *d;
+	struct resolver *d;
 	struct spf_resolver r;
 	struct spf_query q;
 	static const struct {
@@ -581,7 +724,7 @@ test_statuses(void **state)
 		{ "fail.test.example", SPF_T_TXT, SPF_DNS_SERVFAIL },
 		{ "refused.test.example", SPF_T_A, SPF_DNS_SERVFAIL },
 		{ "garbled.test.example", SPF_T_TXT, SPF_DNS_SERVFAIL },
-		{ "loop.test.example", SPF_T_A, SPF_DNS_SERVFAIL },
+		{ "loop.test.example", SPF_T_A, SPF_DNS_NODATA },
 		{ "alias.test.example", SPF_T_A, SPF_DNS_OK },
 		{ "a.test.example", SPF_T_AAAA, SPF_DNS_OK },
 		{ "mx.test.example", SPF_T_MX, SPF_DNS_OK },
@@ -592,15 +735,13 @@ test_statuses(void **state)
 	(void)state;
 	NEED_SERVERS();
 	assert_non_null(d = resolver_at("DNS_TEST_PLAIN", 3000));
-	dns_resolver(d, &r);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		dns_deadline(d, 0);
+		resolver_begin(d, 0, &r);
 		ask(&r, &q, cases[i].name, cases[i].type);
 		if (q.answer->status != cases[i].status)
-			fail_msg("%s %s: %s, expected %s", cases[i].name,
-			    dns_type_name(cases[i].type),
-			    dns_status_name(q.answer->status),
-			    dns_status_name(cases[i].status));
+			fail_msg("%s type %u: status %d, expected %d",
+			    cases[i].name, cases[i].type, q.answer->status,
+			    cases[i].status);
 		r.drop(r.ctx, &q);
 	}
 	/* the data as served, and the negative TTL of the server's SOA */
@@ -619,13 +760,51 @@ test_statuses(void **state)
 	ask(&r, &q, "none.test.example", SPF_T_TXT);
 	assert_int_equal(q.answer->ttl, 300);
 	r.drop(r.ctx, &q);
-	spf_dns_free(d);
+	resolver_free(d);
+}
+
+/* Questions the plain server saw for NAME TYPE over UDP. */
+static int
+asked(const char *name, const char *type);
+
+static void
+test_chains(void **state)
+{
+	struct resolver *d;
+	struct spf_resolver r;
+	struct spf_query q;
+
+	(void)state;
+	NEED_SERVERS();
+	assert_non_null(d = resolver_at("DNS_TEST_PLAIN", 3000));
+	resolver_begin(d, 0, &r);
+	/* 9 hops in one answer */
+	ask(&r, &q, "c9-0.test.example", SPF_T_A);
+	assert_int_equal(q.answer->status, SPF_DNS_OK);
+	assert_int_equal(q.answer->rr[0].data[3], 9);
+	r.drop(r.ctx, &q);
+	assert_int_equal(asked("c9-0.test.example", "A"), 1);
+	/* 15: the server stops at 10, the rest is asked for at c15-10 */
+	ask(&r, &q, "c15-0.test.example", SPF_T_A);
+	assert_int_equal(q.answer->status, SPF_DNS_OK);
+	assert_int_equal(q.answer->rr[0].data[3], 15);
+	r.drop(r.ctx, &q);
+	assert_int_equal(asked("c15-0.test.example", "A"), 1);
+	assert_int_equal(asked("c15-10.test.example", "A"), 1);
+	/* 200: asked again ten times (110 hops), then no data */
+	ask(&r, &q, "c200-0.test.example", SPF_T_A);
+	assert_int_equal(q.answer->status, SPF_DNS_NODATA);
+	assert_int_equal(q.answer->ttl, 0);
+	r.drop(r.ctx, &q);
+	assert_int_equal(asked("c200-100.test.example", "A"), 1);
+	assert_int_equal(asked("c200-110.test.example", "A"), 0);
+	resolver_free(d);
 }
 
 static void
 test_deadline(void **state)
 {
-	struct dns *d;
+	struct resolver *d;
 	struct spf_resolver r;
 	struct spf_query q, q2;
 	uint64_t t0;
@@ -633,9 +812,8 @@ test_deadline(void **state)
 	(void)state;
 	NEED_SERVERS();
 	assert_non_null(d = resolver_at("DNS_TEST_PLAIN", 3000));
-	dns_resolver(d, &r);
 	/* a mute name: the deadline answers, not udns's retries */
-	dns_deadline(d, 300);
+	resolver_begin(d, 300, &r);
 	t0 = msec();
 	ask(&r, &q, "mute.test.example", SPF_T_TXT);
 	assert_int_equal(q.answer->status, SPF_DNS_TIMEOUT);
@@ -648,12 +826,12 @@ test_deadline(void **state)
 	assert_true(msec() - t0 < 50);
 	r.drop(r.ctx, &q);
 	/* a new deadline (0: the configured one) and answers again */
-	dns_deadline(d, 0);
+	resolver_begin(d, 0, &r);
 	ask(&r, &q, "txt.test.example", SPF_T_TXT);
 	assert_int_equal(q.answer->status, SPF_DNS_OK);
 	r.drop(r.ctx, &q);
 	/* what is in flight when the deadline passes times out with it */
-	dns_deadline(d, 200);
+	resolver_begin(d, 200, &r);
 	memset(&q2, 0, sizeof(q2));
 	strcpy(q2.name, "mute.test.example");
 	q2.type = SPF_T_A;
@@ -664,7 +842,7 @@ test_deadline(void **state)
 	assert_int_equal(q2.answer->status, SPF_DNS_TIMEOUT);
 	r.drop(r.ctx, &q);
 	r.drop(r.ctx, &q2);
-	spf_dns_free(d);
+	resolver_free(d);
 }
 
 /* Lines of the query log named by environment variable VAR that end in
@@ -702,7 +880,7 @@ tcp_questions(const char *name)
 static void
 test_truncated(void **state)
 {
-	struct dns *d;
+	struct resolver *d;
 	struct spf_resolver r;
 	struct spf_query q;
 	int before = tcp_questions("big.test.example");
@@ -711,8 +889,7 @@ test_truncated(void **state)
 	(void)state;
 	NEED_SERVERS();
 	assert_non_null(d = resolver_at("DNS_TEST_TRUNC", 3000));
-	dns_resolver(d, &r);
-	dns_deadline(d, 0);
+	resolver_begin(d, 0, &r);
 	ask(&r, &q, "big.test.example", SPF_T_TXT);
 	assert_int_equal(q.answer->status, SPF_DNS_OK);
 	assert_int_equal(q.answer->count, 5);
@@ -746,14 +923,14 @@ test_truncated(void **state)
 		for (int i = 0; i < 4; i++)
 			r.drop(r.ctx, &qs[i]);
 	}
-	spf_dns_free(d);
+	resolver_free(d);
 }
 
 static void
 test_parallel(void **state)
 {
 	enum { N = 16 };
-	struct dns *d;
+	struct resolver *d;
 	struct spf_resolver r;
 	struct spf_query qs[N];
 	uint64_t t0, took;
@@ -761,8 +938,7 @@ test_parallel(void **state)
 	(void)state;
 	NEED_SERVERS();
 	assert_non_null(d = resolver_at("DNS_TEST_SLOW", 3000));
-	dns_resolver(d, &r);
-	dns_deadline(d, 0);
+	resolver_begin(d, 0, &r);
 	t0 = msec();
 	for (int i = 0; i < N; i++) {
 		memset(&qs[i], 0, sizeof(qs[i]));
@@ -784,21 +960,123 @@ test_parallel(void **state)
 	printf("# %d questions, every answer delayed 100 ms: %llu ms\n", N,
 	    (unsigned long long)took);
 	assert_in_range(took, 95, 300);
-	spf_dns_free(d);
+	resolver_free(d);
+}
+
+/* The most questions for w*.test.example the slow server received within
+ * WINDOW_MS of each other (its log: "TIME NAME TYPE PROTO"), each name
+ * counted the first time only (udns may send a question again), or -1. */
+static int
+most_at_once(unsigned window_ms)
+{
+	const char *path = getenv("DNS_TEST_SLOW_LOG");
+	static double t[1000];
+	static char seen[1000];
+	char line[512];
+	int n = 0, most = 0, w;
+	FILE *f;
+
+	if (path == NULL || (f = fopen(path, "r")) == NULL)
+		return -1;
+	memset(seen, 0, sizeof(seen));
+	while (n < 1000 && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "%lf w%d.test.example", &t[n], &w) == 2 &&
+		    w >= 0 && w < 1000 && !seen[w]) {
+			seen[w] = 1;
+			n++;
+		}
+	fclose(f);
+	for (int i = 0, j = 0; j < n; j++) {
+		while (t[j] - t[i] > window_ms / 1000.0)
+			i++;
+		if (j - i + 1 > most)
+			most = j - i + 1;
+	}
+	return most;
+}
+
+static void
+test_many_at_once(void **state)
+{
+	enum { N = 200, CAP = 64 };
+	struct resolver *d;
+	struct spf_resolver r;
+	static struct spf_query qs[N];
+	uint64_t t0, took;
+	int most;
+
+	(void)state;
+	NEED_SERVERS();
+	assert_non_null(d = resolver_at("DNS_TEST_SLOW", 5000));
+	resolver_begin(d, 0, &r);
+	t0 = msec();
+	for (int i = 0; i < N; i++) {
+		memset(&qs[i], 0, sizeof(qs[i]));
+		snprintf(qs[i].name, sizeof(qs[i].name), "w%d.test.example", i);
+		qs[i].type = SPF_T_A;
+		r.submit(r.ctx, &qs[i]);
+	}
+	for (int i = 0; i < N; i++)
+		await_answer(&r, &qs[i]);
+	took = msec() - t0;
+	/* every one answered by the server, none by a limit of ours */
+	for (int i = 0; i < N; i++) {
+		if (qs[i].answer->status != SPF_DNS_OK)
+			fail_msg("%s: status %d", qs[i].name,
+			    qs[i].answer->status);
+		assert_int_equal(qs[i].answer->count, 1);
+		assert_int_equal(qs[i].answer->rr[0].data[3], i);
+		r.drop(r.ctx, &qs[i]);
+	}
+	/* and never more than the cap out at once (an answer takes 100 ms) */
+	most = most_at_once(90);
+	printf("# %d questions at once, every answer delayed 100 ms: %llu ms,"
+	    " at most %d in flight\n", N, (unsigned long long)took, most);
+	assert_in_range(most, 1, CAP);
+	/* a deadline that passes with questions still waiting: those are
+	 * answered TIMEOUT with the rest and never sent (the queue is first
+	 * come first served: the last one is never sent in 150 ms, as no
+	 * answer comes in less than 100) */
+	{
+		const char *last = " w199.test.example A udp";
+		int before = logged("DNS_TEST_SLOW_LOG", last), timeouts = 0;
+
+		resolver_begin(d, 150, &r);
+		for (int i = 0; i < N; i++) {
+			memset(&qs[i], 0, sizeof(qs[i]));
+			snprintf(qs[i].name, sizeof(qs[i].name),
+			    "w%d.test.example", i);
+			qs[i].type = SPF_T_A;
+			r.submit(r.ctx, &qs[i]);
+		}
+		for (int i = 0; i < N; i++)
+			await_answer(&r, &qs[i]);
+		for (int i = 0; i < N; i++) {
+			if (qs[i].answer->status == SPF_DNS_TIMEOUT)
+				timeouts++;
+			else if (qs[i].answer->status != SPF_DNS_OK)
+				fail_msg("%s: status %d",
+				    qs[i].name, qs[i].answer->status);
+			r.drop(r.ctx, &qs[i]);
+		}
+		assert_true(timeouts >= N - 2 * CAP);
+		usleep(200000);		/* the server's log catches up */
+		assert_int_equal(logged("DNS_TEST_SLOW_LOG", last), before);
+	}
+	resolver_free(d);
 }
 
 static void
 test_drop_in_flight(void **state)
 {
-	struct dns *d;
+	struct resolver *d;
 	struct spf_resolver r;
 	struct spf_query q, q2;
 
 	(void)state;
 	NEED_SERVERS();
 	assert_non_null(d = resolver_at("DNS_TEST_SLOW", 3000));
-	dns_resolver(d, &r);
-	dns_deadline(d, 0);
+	resolver_begin(d, 0, &r);
 	memset(&q2, 0, sizeof(q2));
 	strcpy(q2.name, "p1.test.example");
 	q2.type = SPF_T_A;
@@ -810,7 +1088,7 @@ test_drop_in_flight(void **state)
 	r.drop(r.ctx, &q);
 	/* freeing with a question still in flight */
 	r.submit(r.ctx, &q2);
-	spf_dns_free(d);
+	resolver_free(d);
 }
 
 /* A UDP socket on loopback that never answers: a dead nameserver. */
@@ -833,11 +1111,10 @@ mute_server(struct sockaddr_storage *ss)
 static void
 test_servers(void **state)
 {
-	struct dns_config c;
-	struct dns *d;
+	struct resolver_config c;
+	struct resolver *d;
 	struct spf_resolver r;
 	struct spf_query q;
-	char text[48];
 	uint64_t t0;
 	int fd;
 
@@ -845,41 +1122,154 @@ test_servers(void **state)
 	NEED_SERVERS();
 	/* a nameserver on ::1 */
 	memset(&c, 0, sizeof(c));
-	snprintf(text, sizeof(text), "[::1]:%u", env_port("DNS_TEST_V6"));
-	assert_int_equal(dns_parse_server(text, &c.servers[0]), 0);
+	server_at(&c.servers[0], 1, "DNS_TEST_V6");
 	c.nservers = 1;
-	assert_non_null(d = spf_dns_new(&c));
-	dns_resolver(d, &r);
+	assert_non_null(d = resolver_new(&c));
+	resolver_begin(d, 0, &r);
 	ask(&r, &q, "txt.test.example", SPF_T_TXT);
 	assert_int_equal(q.answer->status, SPF_DNS_OK);
 	r.drop(r.ctx, &q);
-	spf_dns_free(d);
-	/* a dead nameserver first: udns moves on to the next after a
-	 * second, well within the deadline */
+	resolver_free(d);
+	/* a dead nameserver first: the next is asked after a second, well
+	 * within the deadline */
 	fd = mute_server(&c.servers[0]);
-	assert_int_equal(dns_parse_server(text, &c.servers[1]), 0);
+	server_at(&c.servers[1], 1, "DNS_TEST_V6");
 	c.nservers = 2;
 	c.timeout_ms = 3000;
-	assert_non_null(d = spf_dns_new(&c));
-	dns_resolver(d, &r);
+	assert_non_null(d = resolver_new(&c));
+	resolver_begin(d, 0, &r);
 	t0 = msec();
 	ask(&r, &q, "txt.test.example", SPF_T_TXT);
 	assert_int_equal(q.answer->status, SPF_DNS_OK);
 	assert_in_range(msec() - t0, 0, 2100);
 	r.drop(r.ctx, &q);
-	spf_dns_free(d);
+	resolver_free(d);
 	/* only dead ones: the deadline, not udns's retries, ends it */
 	c.nservers = 1;
 	c.timeout_ms = 400;
-	assert_non_null(d = spf_dns_new(&c));
-	dns_resolver(d, &r);
+	assert_non_null(d = resolver_new(&c));
+	resolver_begin(d, 0, &r);
 	t0 = msec();
 	ask(&r, &q, "txt.test.example", SPF_T_TXT);
 	assert_int_equal(q.answer->status, SPF_DNS_TIMEOUT);
 	assert_in_range(msec() - t0, 350, 800);
 	r.drop(r.ctx, &q);
-	spf_dns_free(d);
+	resolver_free(d);
 	close(fd);
+}
+
+/* The include chain inc0 -> ... -> inc10 (ip4:192.0.2.1) through D:
+ * its result, and the time it took in *MS. */
+static enum spf_result
+include_chain(struct resolver *d, unsigned deadline_ms, uint64_t *ms)
+{
+	struct spf_request req;
+	struct spf_resolver r;
+	struct spf_outcome out;
+	uint64_t t0 = msec();
+
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(spf_request_set_ip(&req, "192.0.2.1"), 0);
+	req.identity = SPF_ID_MAILFROM;
+	req.sender = "someone@inc0.test.example";
+	req.helo = "inc0.test.example";
+	resolver_begin(d, deadline_ms, &r);
+	spf_check(&req, &r, &out);
+	*ms = msec() - t0;
+	return out.result;
+}
+
+/* A nameserver that comes back: relays what arrives on FD to the plain
+ * server and its answers back, one question at a time, until told to
+ * stop (or 20 s, whatever comes first). */
+struct relay {
+	int fd;
+	volatile int stop;
+	volatile int relayed;
+};
+
+static void *
+relay_thread(void *arg)
+{
+	struct relay *rl = arg;
+	struct sockaddr_in up, from;
+	unsigned char buf[4096];
+	uint64_t t0 = msec();
+	int ufd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	memset(&up, 0, sizeof(up));
+	up.sin_family = AF_INET;
+	up.sin_port = htons((uint16_t)env_port("DNS_TEST_PLAIN"));
+	up.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	while (!rl->stop && msec() - t0 < 20000) {
+		struct pollfd p = { rl->fd, POLLIN, 0 };
+		socklen_t fl = sizeof(from);
+		ssize_t n;
+
+		if (poll(&p, 1, 50) != 1)
+			continue;
+		n = recvfrom(rl->fd, buf, sizeof(buf), 0,
+		    (struct sockaddr *)&from, &fl);
+		if (n <= 0 || sendto(ufd, buf, (size_t)n, 0,
+		    (struct sockaddr *)&up, sizeof(up)) != n)
+			continue;
+		p.fd = ufd;
+		if (poll(&p, 1, 1000) != 1 ||
+		    (n = recv(ufd, buf, sizeof(buf), 0)) <= 0)
+			continue;
+		sendto(rl->fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+		rl->relayed++;
+	}
+	close(ufd);
+	return NULL;
+}
+
+static void
+test_dead_server(void **state)
+{
+	struct resolver_config c;
+	struct resolver *d;
+	struct relay rl = { -1, 0, 0 };
+	pthread_t tid;
+	uint64_t ms;
+	int seen;
+
+	(void)state;
+	NEED_SERVERS();
+	/* the first server never answers, the second at once */
+	memset(&c, 0, sizeof(c));
+	rl.fd = mute_server(&c.servers[0]);
+	c.servers[1] = c.servers[0];
+	((struct sockaddr_in *)&c.servers[1])->sin_port =
+	    htons((uint16_t)env_port("DNS_TEST_PLAIN"));
+	c.nservers = 2;
+	c.dead_retry_ms = 500;
+	assert_non_null(d = resolver_new(&c));
+	/* 11 round trips one after the other: the dead server costs one
+	 * second once, not one per round trip (11 s, past the deadline) */
+	assert_int_equal(include_chain(d, 4000, &ms), SPF_PASS);
+	printf("# include chain 10 deep, first of two servers dead: %llu ms\n",
+	    (unsigned long long)ms);
+	resolver_free(d);
+	/* remembered by the process: another resolver (another thread's)
+	 * does not ask it first at all */
+	assert_non_null(d = resolver_new(&c));
+	assert_int_equal(include_chain(d, 900, &ms), SPF_PASS);
+	printf("# the same again, another resolver: %llu ms\n",
+	    (unsigned long long)ms);
+	/* it comes back: once its 500 ms are over, a question asks it first
+	 * again, and then every question does */
+	assert_int_equal(pthread_create(&tid, NULL, relay_thread, &rl), 0);
+	usleep(600000);
+	assert_int_equal(include_chain(d, 900, &ms), SPF_PASS);
+	seen = rl.relayed;
+	assert_true(seen >= 1);
+	assert_int_equal(include_chain(d, 900, &ms), SPF_PASS);
+	assert_int_equal(rl.relayed - seen, 11);
+	rl.stop = 1;
+	assert_int_equal(pthread_join(tid, NULL), 0);
+	close(rl.fd);
+	resolver_free(d);
 }
 
 /* Questions the plain server saw for NAME TYPE over UDP. */
@@ -895,22 +1285,22 @@ asked(const char *name, const char *type)
 static void
 test_cache(void **state)
 {
-	struct dns_cache *c;
-	struct dns *d, *d2;
+	struct resolver_cache *c;
+	struct resolver *d, *d2;
 	struct spf_resolver r, r2;
 	struct spf_query q;
 	int before;
 	char name[32];
 
 	(void)state;
-	assert_null(dns_cache_new(0));
-	assert_null(dns_cache_new(1000001));
+	assert_null(resolver_cache_new(0, 1 << 20));
+	assert_null(resolver_cache_new(1000001, 1 << 20));
 	NEED_SERVERS();
-	assert_non_null(c = dns_cache_new(3));
+	assert_non_null(c = resolver_cache_new(3, 1 << 20));
 	assert_non_null(d = resolver_cached("DNS_TEST_PLAIN", 3000, c));
 	assert_non_null(d2 = resolver_cached("DNS_TEST_PLAIN", 3000, c));
-	dns_resolver(d, &r);
-	dns_resolver(d2, &r2);
+	resolver_begin(d, 0, &r);
+	resolver_begin(d2, 0, &r2);
 	/* asked once, answered twice: the same data, no time taken */
 	before = asked("multi.test.example", "TXT");
 	ask(&r, &q, "multi.test.example", SPF_T_TXT);
@@ -975,18 +1365,88 @@ test_cache(void **state)
 
 		nanosleep(&ts, NULL);
 	}
-	dns_deadline(d, 0);
+	resolver_begin(d, 0, &r);
 	ask(&r, &q, "short.test.example", SPF_T_TXT);
 	assert_true(q.usec > 0);
 	r.drop(r.ctx, &q);
 	assert_int_equal(asked("short.test.example", "TXT"), 2);
-	spf_dns_free(d);
-	spf_dns_free(d2);
-	dns_cache_free(c);
+	resolver_free(d);
+	resolver_free(d2);
+	resolver_cache_free(c);
+}
+
+/* Heap bytes in use (glibc); 0 elsewhere. */
+static size_t
+heap_used(void)
+{
+#ifdef __GLIBC__
+	return mallinfo2().uordblks;
+#else
+	return 0;
+#endif
+}
+
+static void
+test_cache_bytes(void **state)
+{
+	enum { BOUND = 32 * 1024 };
+	struct resolver_cache *c;
+	struct resolver *d;
+	struct spf_resolver r;
+	struct spf_query q;
+	char name[64];
+	size_t before, held;
+
+	(void)state;
+	/* not even room for its table */
+	assert_null(resolver_cache_new(1000, 200));
+	NEED_SERVERS();
+	before = heap_used();
+	assert_non_null(c = resolver_cache_new(1000, BOUND));
+	assert_non_null(d = resolver_cached("DNS_TEST_PLAIN", 3000, c));
+	resolver_begin(d, 0, &r);
+	/* 30 answers of about 3.9 KB each as kept, 117 KB: 1000 entries
+	 * would hold them all, 32 KB do not */
+	for (int i = 0; i < 30; i++) {
+		if (i < 20)
+			snprintf(name, sizeof(name), "fat%d.test.example", i);
+		else
+			snprintf(name, sizeof(name), "many%d.test.example",
+			    i - 20);
+		ask(&r, &q, name, i < 20 ? SPF_T_TXT : SPF_T_A);
+		assert_int_equal(q.answer->status, SPF_DNS_OK);
+		assert_int_equal(q.answer->count, i < 20 ? 1 : 180);
+		if (i < 20)
+			assert_int_equal(q.answer->rr[0].len, 3750);
+		r.drop(r.ctx, &q);
+	}
+	/* the newest are kept, the oldest went */
+	ask(&r, &q, "many9.test.example", SPF_T_A);
+	assert_int_equal(q.usec, 0);
+	assert_int_equal(q.answer->count, 180);
+	r.drop(r.ctx, &q);
+	ask(&r, &q, "fat0.test.example", SPF_T_TXT);
+	assert_true(q.usec > 0);
+	r.drop(r.ctx, &q);
+	assert_int_equal(asked("fat0.test.example", "TXT"), 2);
+	/* 300 empty strings: 4.7 KB as kept, more than one answer may take */
+	for (int i = 0; i < 2; i++) {
+		ask(&r, &q, "tiny.test.example", SPF_T_TXT);
+		assert_int_equal(q.answer->count, 300);
+		r.drop(r.ctx, &q);
+	}
+	assert_int_equal(asked("tiny.test.example", "TXT"), 2);
+	/* what the cache holds now, as malloc counts it */
+	resolver_free(d);
+	held = heap_used() - before;
+	printf("# cache of at most %d bytes, after 32 answers of ~4 KB: "
+	    "%zu bytes on the heap\n", BOUND, held);
+	assert_true(held <= BOUND);
+	resolver_cache_free(c);
 }
 
 struct worker {
-	struct dns_cache *cache;
+	struct resolver_cache *cache;
 	int errors;
 };
 
@@ -995,7 +1455,7 @@ static void *
 worker(void *arg)
 {
 	struct worker *w = arg;
-	struct dns *d = resolver_cached("DNS_TEST_PLAIN", 3000, w->cache);
+	struct resolver *d = resolver_cached("DNS_TEST_PLAIN", 3000, w->cache);
 	struct spf_resolver r;
 	struct spf_query q[4];
 
@@ -1003,7 +1463,7 @@ worker(void *arg)
 		w->errors++;
 		return NULL;
 	}
-	dns_resolver(d, &r);
+	resolver_begin(d, 0, &r);
 	for (int round = 0; round < 50; round++) {
 		for (int i = 0; i < 4; i++) {
 			memset(&q[i], 0, sizeof(q[i]));
@@ -1020,7 +1480,7 @@ worker(void *arg)
 			r.drop(r.ctx, &q[i]);
 		}
 	}
-	spf_dns_free(d);
+	resolver_free(d);
 	return NULL;
 }
 
@@ -1030,12 +1490,12 @@ test_cache_threads(void **state)
 	enum { N = 4 };
 	struct worker w[N];
 	pthread_t t[N];
-	struct dns_cache *c;
+	struct resolver_cache *c;
 
 	(void)state;
 	NEED_SERVERS();
 	/* smaller than the 16 names: entries come and go all the time */
-	assert_non_null(c = dns_cache_new(8));
+	assert_non_null(c = resolver_cache_new(8, 1 << 20));
 	for (int i = 0; i < N; i++) {
 		w[i].cache = c;
 		w[i].errors = 0;
@@ -1045,47 +1505,51 @@ test_cache_threads(void **state)
 		assert_int_equal(pthread_join(t[i], NULL), 0);
 		assert_int_equal(w[i].errors, 0);
 	}
-	dns_cache_free(c);
+	resolver_cache_free(c);
 }
 
 static void
 test_from_environment(void **state)
 {
-	struct dns *d;
+	struct resolver *d;
 	struct spf_resolver r;
 	struct spf_query q;
 
 	(void)state;
 	NEED_SERVERS();
 	/* main() pointed NAMESERVERS/RES_OPTIONS at the plain server */
-	assert_non_null(d = spf_dns_new(NULL));
-	dns_resolver(d, &r);
+	assert_non_null(d = resolver_new(NULL));
+	resolver_begin(d, 0, &r);
 	ask(&r, &q, "txt.test.example", SPF_T_TXT);
 	assert_int_equal(q.answer->status, SPF_DNS_OK);
 	r.drop(r.ctx, &q);
-	spf_dns_free(d);
+	resolver_free(d);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_server),
 		cmocka_unit_test(test_reply_txt),
 		cmocka_unit_test(test_reply_addresses),
 		cmocka_unit_test(test_reply_mx_ptr),
 		cmocka_unit_test(test_reply_cname),
+		cmocka_unit_test(test_reply_chains),
+		cmocka_unit_test(test_reply_long_chain),
 		cmocka_unit_test(test_reply_negative),
 		cmocka_unit_test(test_reply_hostile),
 		cmocka_unit_test(test_reply_huge),
-		cmocka_unit_test(test_answer_text),
 		cmocka_unit_test(test_statuses),
+		cmocka_unit_test(test_chains),
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_parallel),
+		cmocka_unit_test(test_many_at_once),
 		cmocka_unit_test(test_drop_in_flight),
 		cmocka_unit_test(test_servers),
+		cmocka_unit_test(test_dead_server),
 		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_cache_bytes),
 		cmocka_unit_test(test_cache_threads),
 		cmocka_unit_test(test_from_environment),
 	};

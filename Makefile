@@ -15,9 +15,18 @@ CONFFILE   ?= $(SYSCONFDIR)/spf-milter.conf
 VERSION     = 0.1.0
 
 CC        ?= cc
+# CFLAGS replaces this default (the warnings below always stay);
+# CPPFLAGS and LDFLAGS, from the command line or the environment, are
+# added to the project's own flags.
 CFLAGS    ?= -O2 -g
 WARN       = -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith -Wstrict-prototypes
-CPPFLAGS  += -D_GNU_SOURCE -DSPF_MILTER_VERSION='"$(VERSION)"' -DSPF_MILTER_CONF='"$(CONFFILE)"'
+# The project's defines come first and cannot be dropped by
+# `make CPPFLAGS=...` (override); a copy of them that comes back from a
+# parent make through the environment is filtered out, not doubled.
+SPF_CPPFLAGS = -D_GNU_SOURCE -DSPF_MILTER_VERSION='"$(VERSION)"' -DSPF_MILTER_CONF='"$(CONFFILE)"'
+override CPPFLAGS := $(SPF_CPPFLAGS) $(filter-out -D_GNU_SOURCE -DSPF_MILTER_VERSION=% -DSPF_MILTER_CONF=%,$(CPPFLAGS))
+# -static: one self-contained binary.  Distributions link against their
+# shared libraries with `make STATIC=`.
 STATIC    ?= -static
 LIBS       = -lmilter -ludns -linih -lpthread
 PYTHON     = /usr/bin/python3

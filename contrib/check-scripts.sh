@@ -20,7 +20,11 @@ contrib/alpine/spf-milter.pre-install
 contrib/musl/fetch-sources.sh
 contrib/check-scripts.sh
 test/run-busybox-test.sh
-test/busybox/run-stub-tests.sh"
+test/busybox/run-stub-tests.sh
+test/run-flags-test.sh
+test/run-check.sh
+test/check-need.sh
+test/run-query-tests.sh"
 
 fail=0
 pass=0
@@ -44,7 +48,7 @@ done
 
 if command -v shellcheck >/dev/null 2>&1; then
 	# shellcheck disable=SC2086
-	shellcheck -s sh $scripts
+	shellcheck -x -s sh $scripts
 	result $? "shellcheck"
 else
 	echo "FAIL: shellcheck is not installed (apt-get install shellcheck)"

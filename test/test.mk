@@ -1,14 +1,92 @@
-# Test targets, included by the Makefile.  `make test` runs them all.
+# Test targets, included by the Makefile.
+#
+#   make check   what a distribution's build runs: the compiler and the
+#                build dependencies (with libcmocka-dev) are enough; no
+#                root, no network beyond loopback, nothing installed
+#   make test    everything: make check first, then every group of
+#                $(TESTS) (it installs what it misses with apt)
+#
 # Each section belongs to one part of the product; keep them apart.
 
-CMOCKA_LIBS = -lcmocka
+# test/cmocka_filter.c lets FILTER= (below) choose the tests of a cmocka
+# program; every cmocka program links CMOCKA_LIBS.
+CMOCKA_LIBS = test/cmocka_filter.c -Wl,--wrap=_cmocka_run_group_tests -lcmocka
 TEST_BINS   =
 TESTS       =
+CHECK_UNITS =
+CHECKS      =
+CHECK_BINS  =
+CHECK_FILES =
 
 test: check-deps
+	$(MAKE) check
 	$(MAKE) spf-milter
 	$(MAKE) $(TESTS)
 	@echo "make test: all test groups passed"
+
+# ---- make check --------------------------------------------------------
+# (section: structure)
+#   make check                          every check, in the order below
+#   make check TEST=test_spf            one check (or TEST="config query")
+#   make check TEST=test_spf FILTER='*macro*'   cmocka's filter (* and ?)
+# A cmocka program test/NAME.c, built by a rule of its section, joins
+# with CHECK_UNITS += NAME; any other check with CHECKS += NAME and a
+# rule check-NAME (CHECK_BINS += what it runs, so `make check` builds it
+# up front with the other binaries, in parallel under -j).  A check that
+# misses something optional (Python modules, the RFC 7208 suite file,
+# loopback) prints "SKIPPED: NAME: why" and passes: test/check-need.sh
+# says so.  The files a check reads besides test/NAME.c go into
+# CHECK_FILES: `make dist` ships them, and test-dist proves the tarball
+# passes make check.
+.PHONY: check check-build
+check:
+	@$(if $(TEST),:,$(MAKE) --no-print-directory check-build)
+	@MAKE="$(MAKE)" sh test/run-check.sh $(or $(TEST),$(CHECK_UNITS) $(CHECKS))
+
+check-build:
+	$(MAKE) spf-milter $(CHECK_UNITS:%=test/%) $(CHECK_BINS)
+
+# The cmocka programs: check-NAME runs test/NAME.
+check-%: test/%
+	CMOCKA_TEST_FILTER='$(FILTER)' ./test/$*
+
+CHECK_NEED = PYTHON=$(PYTHON) sh test/check-need.sh
+CHECK_UNITS += test_spf test_conf test_milter
+CHECKS      += config query suite_mem test_dns suite_dns
+CHECK_BINS  += test/conftool bench/dnsd test/suite_mem test/test_dns
+CHECK_FILES += test/test.mk test/lib.sh test/run-check.sh test/check-need.sh \
+	test/cmocka_filter.c $(MEMRES) test/conftool.c test/run-conf-tests.sh \
+	test/run-query-tests.sh bench/dnsd.c test/suite_mem.c \
+	test/suite2txt.py test/dnsserver.py test/run-dns-tests.sh \
+	test/suite-dns.sh test/suite_dns.py
+
+# the configuration corpus (test/conf/) through conftool and -t
+check-config: spf-milter test/conftool
+	sh test/run-conf-tests.sh
+
+# -q against bench/dnsd, a C DNS server on loopback; and -V
+check-query: spf-milter bench/dnsd
+	VERSION=$(VERSION) sh test/run-query-tests.sh
+
+# the RFC 7208 suite in process: where Debian's python3-spf put it
+check-suite_mem: test/suite_mem
+	@if $(CHECK_NEED) suite_mem file:$(SUITE_YML) python:yaml; then \
+		$(MAKE) -s --no-print-directory test/out/suite.txt && \
+		./test/suite_mem test/out/suite.txt; \
+	fi
+
+# dns.c against test/dnsserver.py (Python with dnslib)
+check-test_dns: test/test_dns
+	@if $(CHECK_NEED) test_dns python:dnslib loopback; then \
+		TEST=./test/test_dns PYTHON=$(PYTHON) sh test/run-dns-tests.sh; \
+	fi
+
+# the suite through -q over UDP
+check-suite_dns: spf-milter
+	@if $(CHECK_NEED) suite_dns file:$(SUITE_YML) python:yaml python:dnslib \
+	    loopback; then \
+		PYTHON=$(PYTHON) sh test/suite-dns.sh udp; \
+	fi
 
 # ---- evaluator: unit tests and the RFC 7208 suite in process ----------
 # (section: spf)
@@ -312,3 +390,15 @@ bench/spfbench: bench/spfbench.c spf.c dns.c spf.h dns.h $(MEMRES)
 
 bench/dnsd: bench/dnsd.c spf.h $(MEMRES)
 	$(CC) $(CPPFLAGS) -I. -Itest $(WARN) $(CFLAGS) -o $@ bench/dnsd.c test/memres.c spf.c
+
+# ---- release and packages ----------------------------------------------
+# (section: packaging)
+# test-flags: a packager's CPPFLAGS/CFLAGS/LDFLAGS add to the project's
+# (-V and CONFFILE survive `make CPPFLAGS=-DX`), checked with make -n
+# and one real build in a scratch copy.
+.PHONY: test-flags
+test-flags:
+	sh test/run-flags-test.sh $(VERSION) Makefile musl.mk test/test.mk \
+		$(SRCS) $(HDRS)
+
+TESTS += test-flags

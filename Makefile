@@ -3,15 +3,21 @@
 #   make            one static binary, ./spf-milter
 #   make run        build, then run the milter in the foreground with the
 #                   sample config (installs missing build dependencies)
+#   make check      the tests a distribution's build can run (no root, no
+#                   network, nothing installed; test/test.mk)
 #   make test       build and run every test (installs missing dependencies)
 #   make sanitize   the tests again with ASan+UBSan
 #   make install    DESTDIR, PREFIX, SYSCONFDIR, MANDIR honoured
+#   make dist       the release tarball spf-milter-VERSION.tar.gz
+#   make deb        a Debian package from that tarball (contrib/debian/)
 
 PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 CONFFILE   ?= $(SYSCONFDIR)/spf-milter.conf
+# The one place of the version: NEWS, the man pages and the packaging
+# recipes under contrib/ repeat it, and test-dist fails when one differs.
 VERSION     = 0.1.0
 
 CC        ?= cc
@@ -72,3 +78,35 @@ install: spf-milter
 	else \
 		install -m 644 spf-milter.conf $(DESTDIR)$(CONFFILE); \
 	fi
+
+# ---- release -------------------------------------------------------------
+# make dist: spf-milter-$(VERSION).tar.gz from the commit checked out, as
+# git archive writes it (the committed files, in git's sorted order, the
+# commit's time as mtime, owner 0, modes 644/755) and gzip -n: the same
+# commit gives the same bytes.  It holds what the build and `make check`
+# need (CHECK_FILES and CHECK_UNITS in test/test.mk), the documentation
+# and contrib/, which the OpenWrt and Alpine recipes install from; not
+# the rest of test/ and bench/, .ci/, or contrib/debian/ (`make deb`
+# copies that in).  Uncommitted changes are not in it.
+DIST_NAME  = spf-milter-$(VERSION)
+DIST_FILES = Makefile musl.mk README NEWS LICENSE spf-milter.conf \
+	spf-milter.8 spf-milter.conf.5 $(SRCS) $(HDRS) \
+	$(CHECK_UNITS:%=test/%.c) $(CHECK_FILES)
+DIST_DIRS  = contrib test/conf
+DIST_SKIP  = contrib/debian/
+
+.PHONY: dist deb
+dist:
+	@git rev-parse --verify -q HEAD >/dev/null || \
+		{ echo "make dist: needs a git checkout" >&2; exit 1; }
+	@files=$$( { printf '%s\n' $(DIST_FILES); \
+		git ls-tree -r --name-only HEAD -- $(DIST_DIRS) | \
+		grep -v '^$(DIST_SKIP)'; } | LC_ALL=C sort -u) && \
+	{ git diff --quiet HEAD -- $$files || \
+		echo "make dist: uncommitted changes left out (the tarball is HEAD's)"; } && \
+	git -c tar.umask=0022 archive --format=tar --prefix=$(DIST_NAME)/ \
+		-o $(DIST_NAME).tar.tmp HEAD -- $$files && \
+	gzip -n -9 < $(DIST_NAME).tar.tmp > $(DIST_NAME).tar.gz.tmp && \
+	rm -f $(DIST_NAME).tar.tmp && mv $(DIST_NAME).tar.gz.tmp $(DIST_NAME).tar.gz && \
+	echo "make dist: $(DIST_NAME).tar.gz, $$(printf '%s\n' $$files | wc -l) files," \
+		"$$(wc -c < $(DIST_NAME).tar.gz) bytes, from $$(git rev-parse --short HEAD)"

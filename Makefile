@@ -93,7 +93,9 @@ DIST_FILES = Makefile musl.mk README NEWS LICENSE spf-milter.conf \
 	spf-milter.8 spf-milter.conf.5 $(SRCS) $(HDRS) \
 	$(CHECK_UNITS:%=test/%.c) $(CHECK_FILES)
 DIST_DIRS  = contrib test/conf
-DIST_SKIP  = contrib/debian/
+# left out of DIST_DIRS: the Debian packaging and the maintainers' tools
+DIST_SKIP  = -e '^contrib/debian/' -e '^contrib/check-scripts.sh$$' \
+	-e '^contrib/musl/measure.sh$$'
 
 .PHONY: dist deb
 dist:
@@ -101,7 +103,7 @@ dist:
 		{ echo "make dist: needs a git checkout" >&2; exit 1; }
 	@files=$$( { printf '%s\n' $(DIST_FILES); \
 		git ls-tree -r --name-only HEAD -- $(DIST_DIRS) | \
-		grep -v '^$(DIST_SKIP)'; } | LC_ALL=C sort -u) && \
+		grep -v $(DIST_SKIP); } | LC_ALL=C sort -u) && \
 	{ git diff --quiet HEAD -- $$files || \
 		echo "make dist: uncommitted changes left out (the tarball is HEAD's)"; } && \
 	git -c tar.umask=0022 archive --format=tar --prefix=$(DIST_NAME)/ \

@@ -24,7 +24,8 @@ test/busybox/run-stub-tests.sh
 test/run-flags-test.sh
 test/run-check.sh
 test/check-need.sh
-test/run-query-tests.sh"
+test/run-query-tests.sh
+test/run-dist-test.sh"
 
 fail=0
 pass=0

@@ -57,7 +57,7 @@ CHECK_BINS  += test/conftool bench/dnsd test/suite_mem test/test_dns
 CHECK_FILES += test/test.mk test/lib.sh test/run-check.sh test/check-need.sh \
 	test/cmocka_filter.c $(MEMRES) test/conftool.c test/run-conf-tests.sh \
 	test/run-query-tests.sh bench/dnsd.c test/suite_mem.c \
-	test/suite2txt.py test/dnsserver.py test/run-dns-tests.sh \
+	test/suite2txt.py test/dnsserver.py test/test_dns.c test/run-dns-tests.sh \
 	test/suite-dns.sh test/suite_dns.py
 
 # the configuration corpus (test/conf/) through conftool and -t

@@ -34,7 +34,7 @@ override CPPFLAGS := $(SPF_CPPFLAGS) $(filter-out -D_GNU_SOURCE -DSPF_MILTER_VER
 # -static: one self-contained binary.  Distributions link against their
 # shared libraries with `make STATIC=`.
 STATIC    ?= -static
-LIBS       = -lmilter -ludns -linih -lpthread
+LIBS       = $(MILTER_LIB) -ludns -linih -lpthread
 PYTHON     = /usr/bin/python3
 
 SRCS = spf.c dns.c conf.c spf-milter.c
@@ -43,6 +43,9 @@ HDRS = spf.h dns.h conf.h
 
 .PHONY: all run test sanitize clean install deps check-deps fuzz
 all: spf-milter
+
+# MILTER_SRC=DIR: libmilter from a sendmail source tree (OpenWrt).
+include libmilter.mk
 
 %.o: %.c $(HDRS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c -o $@ $<
@@ -66,7 +69,7 @@ include test/test.mk
 clean:
 	rm -f spf-milter spf-milter.musl* *.o test/*.o $(TEST_BINS) test/fuzz_spf
 	rm -f $(BENCH_BINS)
-	rm -rf test/out san
+	rm -rf test/out san $(MILTER_OBJ)
 
 install: spf-milter
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)
@@ -89,7 +92,7 @@ install: spf-milter
 # the rest of test/ and bench/, .ci/, or contrib/debian/ (`make deb`
 # copies that in).  Uncommitted changes are not in it.
 DIST_NAME  = spf-milter-$(VERSION)
-DIST_FILES = Makefile musl.mk README NEWS LICENSE spf-milter.conf \
+DIST_FILES = Makefile musl.mk libmilter.mk README NEWS LICENSE spf-milter.conf \
 	spf-milter.8 spf-milter.conf.5 $(SRCS) $(HDRS) \
 	$(CHECK_UNITS:%=test/%.c) $(CHECK_FILES)
 DIST_DIRS  = contrib test/conf

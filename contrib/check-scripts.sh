@@ -25,7 +25,9 @@ test/run-flags-test.sh
 test/run-check.sh
 test/check-need.sh
 test/run-query-tests.sh
-test/run-dist-test.sh"
+test/run-dist-test.sh
+test/run-ipv6-test.sh
+test/run-openwrt-test.sh"
 
 fail=0
 pass=0

@@ -409,4 +409,17 @@ test-flags:
 test-dist:
 	sh test/run-dist-test.sh $(VERSION)
 
-TESTS += test-flags test-dist
+# test-openwrt: contrib/openwrt/Makefile run for real against stand-ins
+# of OpenWrt's rules.mk and package.mk (test/openwrt/), the host's gcc
+# as the target compiler: the release tarball and sendmail's source
+# (Debian's, fetched once into build/musl by musl.mk) checked against
+# their hashes, libmilter compiled in with NETINET6, the files installed
+# with their modes; then an IPv6 client is served by that binary and
+# lost by the same build without NETINET6 (OpenWrt's libmilter-sendmail).
+.PHONY: test-openwrt
+test-openwrt: $(MUSL_DIR)/sources.stamp bench/dnsd
+	$(MAKE) -s dist
+	sh test/run-openwrt-test.sh $(DIST_NAME).tar.gz \
+		$$(ls $(MUSL_DIR)/dl/sendmail_*.orig.tar.gz | tail -n 1)
+
+TESTS += test-flags test-dist test-openwrt

@@ -114,4 +114,6 @@ dist:
 	gzip -n -9 < $(DIST_NAME).tar.tmp > $(DIST_NAME).tar.gz.tmp && \
 	rm -f $(DIST_NAME).tar.tmp && mv $(DIST_NAME).tar.gz.tmp $(DIST_NAME).tar.gz && \
 	echo "make dist: $(DIST_NAME).tar.gz, $$(printf '%s\n' $$files | wc -l) files," \
-		"$$(wc -c < $(DIST_NAME).tar.gz) bytes, from $$(git rev-parse --short HEAD)"
+		"$$(wc -c < $(DIST_NAME).tar.gz) bytes, from $$(git rev-parse --short HEAD)" && \
+	echo "  sha256 (OpenWrt PKG_HASH): $$(sha256sum < $(DIST_NAME).tar.gz | cut -d' ' -f1)" && \
+	echo "  sha512 (APKBUILD sha512sums): $$(sha512sum < $(DIST_NAME).tar.gz | cut -d' ' -f1)"

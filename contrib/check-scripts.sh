@@ -27,7 +27,8 @@ test/check-need.sh
 test/run-query-tests.sh
 test/run-dist-test.sh
 test/run-ipv6-test.sh
-test/run-openwrt-test.sh"
+test/run-openwrt-test.sh
+test/run-apkbuild-test.sh"
 
 fail=0
 pass=0

@@ -422,4 +422,12 @@ test-openwrt: $(MUSL_DIR)/sources.stamp bench/dnsd
 	sh test/run-openwrt-test.sh $(DIST_NAME).tar.gz \
 		$$(ls $(MUSL_DIR)/dl/sendmail_*.orig.tar.gz | tail -n 1)
 
-TESTS += test-flags test-dist test-openwrt
+# test-alpine: the APKBUILD's build(), check() and package() run as
+# abuild would, in the unpacked release tarball (Debian's libraries for
+# Alpine's); the installed files and modes; the pre-install script.
+.PHONY: test-alpine
+test-alpine:
+	$(MAKE) -s dist
+	sh test/run-apkbuild-test.sh $(DIST_NAME).tar.gz
+
+TESTS += test-flags test-dist test-openwrt test-alpine

@@ -117,3 +117,17 @@ dist:
 		"$$(wc -c < $(DIST_NAME).tar.gz) bytes, from $$(git rev-parse --short HEAD)" && \
 	echo "  sha256 (OpenWrt PKG_HASH): $$(sha256sum < $(DIST_NAME).tar.gz | cut -d' ' -f1)" && \
 	echo "  sha512 (APKBUILD sha512sums): $$(sha512sum < $(DIST_NAME).tar.gz | cut -d' ' -f1)"
+
+# make deb: the release tarball (make dist) unpacked under build/deb,
+# with contrib/debian/ of the working tree copied in as debian/, built by
+# dpkg-buildpackage -us -uc; the .deb files land in this directory.
+# Needs dpkg-dev, debhelper and the Build-Depends of contrib/debian/control.
+DEB_DIR = build/deb
+deb: dist
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)
+	cp $(DIST_NAME).tar.gz $(DEB_DIR)/spf-milter_$(VERSION).orig.tar.gz
+	tar -xzf $(DIST_NAME).tar.gz -C $(DEB_DIR)
+	cp -R contrib/debian $(DEB_DIR)/$(DIST_NAME)/debian
+	cd $(DEB_DIR)/$(DIST_NAME) && dpkg-buildpackage -us -uc $(DEB_BUILD_FLAGS)
+	cp $(DEB_DIR)/spf-milter_*.deb .
+	@ls -l spf-milter_*.deb

@@ -430,4 +430,16 @@ test-alpine:
 	$(MAKE) -s dist
 	sh test/run-apkbuild-test.sh $(DIST_NAME).tar.gz
 
+# test-deb: `make deb`, lintian, then the package installed on this
+# machine with apt-get, its binary and config serving a miltertest
+# session, removed and purged (nothing left: user, conffile, state).
+# Root only; not in TESTS (it installs a package on the machine): CI
+# runs it after make test (.ci/run).
+.PHONY: test-deb
+test-deb:
+	sh test/deps.sh deb
+	$(MAKE) deb
+	sh test/run-deb-test.sh $$(ls spf-milter_$(VERSION)-*.deb | tail -n 1) \
+		$$(ls $(DEB_DIR)/spf-milter_$(VERSION)-*.changes | tail -n 1)
+
 TESTS += test-flags test-dist test-openwrt test-alpine

@@ -29,7 +29,8 @@ test/run-dist-test.sh
 test/run-ipv6-test.sh
 test/run-openwrt-test.sh
 test/run-apkbuild-test.sh
-test/run-deb-test.sh"
+test/run-deb-test.sh
+test/run-openrc-test.sh"
 
 fail=0
 pass=0

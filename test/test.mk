@@ -442,4 +442,13 @@ test-deb:
 	sh test/run-deb-test.sh $$(ls spf-milter_$(VERSION)-*.deb | tail -n 1) \
 		$$(ls $(DEB_DIR)/spf-milter_$(VERSION)-*.changes | tail -n 1)
 
-TESTS += test-flags test-dist test-openwrt test-alpine
+# test-openrc: contrib/openrc/spf-milter.initd under Debian's real
+# openrc-run and supervise-daemon (the .debs fetched once into
+# build/openrc and unpacked into a private root, never installed), in
+# pid and mount namespaces of its own: start, status, reload, a broken
+# reload and restart refused, respawn after kill -9, stop.  Root only.
+.PHONY: test-openrc
+test-openrc: spf-milter
+	sh test/run-openrc-test.sh
+
+TESTS += test-flags test-dist test-openwrt test-alpine test-openrc

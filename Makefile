@@ -69,7 +69,8 @@ include test/test.mk
 clean:
 	rm -f spf-milter spf-milter.musl* *.o test/*.o $(TEST_BINS) test/fuzz_spf
 	rm -f $(BENCH_BINS)
-	rm -rf test/out san $(MILTER_OBJ)
+	rm -rf test/out san $(MILTER_OBJ) $(DEB_DIR)
+	rm -f $(DIST_NAME).tar.gz spf-milter_*.deb
 
 install: spf-milter
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)

@@ -30,7 +30,8 @@ test/run-ipv6-test.sh
 test/run-openwrt-test.sh
 test/run-apkbuild-test.sh
 test/run-deb-test.sh
-test/run-openrc-test.sh"
+test/run-openrc-test.sh
+test/cross.sh"
 
 fail=0
 pass=0

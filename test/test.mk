@@ -231,8 +231,8 @@ FUZZ_SECONDS ?= 20
 
 # s390x is big-endian, armhf 32-bit: the evaluator must not care.
 test-cross: test/out/suite.txt
-	sh test/cross.sh s390x test/out/suite.txt
-	sh test/cross.sh armhf test/out/suite.txt
+	SRCS="$(SRCS)" sh test/cross.sh s390x test/out/suite.txt
+	SRCS="$(SRCS)" sh test/cross.sh armhf test/out/suite.txt
 
 test/fuzz_spf: test/fuzz_spf.c $(MEMRES) spf.c spf.h
 	clang -g -O1 $(CPPFLAGS) -I. -Itest -fsanitize=fuzzer,address,undefined \

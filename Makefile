@@ -40,6 +40,8 @@ PYTHON     = /usr/bin/python3
 SRCS = spf.c dns.c conf.c spf-milter.c
 OBJS = $(SRCS:.c=.o)
 HDRS = spf.h dns.h conf.h
+# the make files a build reads (copies of the tree need them all)
+MAKE_FILES = Makefile musl.mk libmilter.mk test/test.mk
 
 .PHONY: all run test sanitize clean install deps check-deps fuzz
 all: spf-milter
@@ -93,7 +95,7 @@ install: spf-milter
 # the rest of test/ and bench/, .ci/, or contrib/debian/ (`make deb`
 # copies that in).  Uncommitted changes are not in it.
 DIST_NAME  = spf-milter-$(VERSION)
-DIST_FILES = Makefile musl.mk libmilter.mk README NEWS LICENSE spf-milter.conf \
+DIST_FILES = $(MAKE_FILES) README NEWS LICENSE spf-milter.conf \
 	spf-milter.8 spf-milter.conf.5 $(SRCS) $(HDRS) \
 	$(CHECK_UNITS:%=test/%.c) $(CHECK_FILES)
 DIST_DIRS  = contrib test/conf
@@ -110,10 +112,11 @@ dist:
 		grep -v $(DIST_SKIP); } | LC_ALL=C sort -u) && \
 	{ git diff --quiet HEAD -- $$files || \
 		echo "make dist: uncommitted changes left out (the tarball is HEAD's)"; } && \
+	tmp=$(DIST_NAME).tar.$$$$ && \
 	git -c tar.umask=0022 archive --format=tar --prefix=$(DIST_NAME)/ \
-		-o $(DIST_NAME).tar.tmp HEAD -- $$files && \
-	gzip -n -9 < $(DIST_NAME).tar.tmp > $(DIST_NAME).tar.gz.tmp && \
-	rm -f $(DIST_NAME).tar.tmp && mv $(DIST_NAME).tar.gz.tmp $(DIST_NAME).tar.gz && \
+		-o $$tmp HEAD -- $$files && \
+	gzip -n -9 < $$tmp > $$tmp.gz && rm -f $$tmp && \
+	mv $$tmp.gz $(DIST_NAME).tar.gz && \
 	echo "make dist: $(DIST_NAME).tar.gz, $$(printf '%s\n' $$files | wc -l) files," \
 		"$$(wc -c < $(DIST_NAME).tar.gz) bytes, from $$(git rev-parse --short HEAD)" && \
 	echo "  sha256 (OpenWrt PKG_HASH): $$(sha256sum < $(DIST_NAME).tar.gz | cut -d' ' -f1)" && \

@@ -251,7 +251,7 @@ SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-san
 SAN_TESTS ?= test-spf test-suite-mem test-dns test-suite-dns test-conf-unit test-conf test-milter
 sanitize:
 	rm -rf san && mkdir -p san
-	cp -R Makefile musl.mk *.c *.h spf-milter.conf* spf-milter.8 test contrib san/
+	cp -R $(MAKE_FILES) *.c *.h spf-milter.conf* spf-milter.8 test contrib san/
 	rm -rf san/test/out
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -398,8 +398,7 @@ bench/dnsd: bench/dnsd.c spf.h $(MEMRES)
 # and one real build in a scratch copy.
 .PHONY: test-flags test-dist
 test-flags:
-	sh test/run-flags-test.sh $(VERSION) Makefile musl.mk test/test.mk \
-		$(SRCS) $(HDRS)
+	sh test/run-flags-test.sh $(VERSION) $(MAKE_FILES) $(SRCS) $(HDRS)
 
 # test-dist: the version's copies agree; `make dist` twice (a fresh
 # clone, another umask and time zone) gives the same bytes; the tarball

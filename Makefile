@@ -126,12 +126,15 @@ dist:
 # with contrib/debian/ of the working tree copied in as debian/, built by
 # dpkg-buildpackage -us -uc; the .deb files land in this directory.
 # Needs dpkg-dev, debhelper and the Build-Depends of contrib/debian/control.
+# DEB_BUILD_FLAGS: more options for dpkg-buildpackage (e.g. -b).  This
+# make's own command-line variables are kept out of the package build.
 DEB_DIR = build/deb
 deb: dist
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)
 	cp $(DIST_NAME).tar.gz $(DEB_DIR)/spf-milter_$(VERSION).orig.tar.gz
 	tar -xzf $(DIST_NAME).tar.gz -C $(DEB_DIR)
 	cp -R contrib/debian $(DEB_DIR)/$(DIST_NAME)/debian
-	cd $(DEB_DIR)/$(DIST_NAME) && dpkg-buildpackage -us -uc $(DEB_BUILD_FLAGS)
+	cd $(DEB_DIR)/$(DIST_NAME) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		dpkg-buildpackage -us -uc $(DEB_BUILD_FLAGS)
 	cp $(DEB_DIR)/spf-milter_*.deb .
 	@ls -l spf-milter_*.deb

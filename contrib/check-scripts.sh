@@ -17,6 +17,8 @@ contrib/openrc/spf-milter.confd
 contrib/openwrt/spf-milter.init
 contrib/alpine/APKBUILD
 contrib/alpine/spf-milter.pre-install
+contrib/debian/spf-milter.postinst
+contrib/debian/spf-milter.postrm
 contrib/musl/fetch-sources.sh
 contrib/check-scripts.sh
 test/run-busybox-test.sh

@@ -49,15 +49,12 @@ MUSL_KINC  = $(MUSL_DIR)/kernel-headers
 MUSL_OBJ   = $(MUSL_DIR)/obj
 
 # libmilter as sendmail's own build compiles it (libmilter/Makefile.m4),
-# plus what sendmail's configure would have found on Linux.
-MUSL_MILTER_SRCS = main engine listener worker handler comm smfi signal \
-	sm_gethost monitor
-MUSL_LIBSM_SRCS  = errstring strl
-MUSL_MILTER_DEFS = -DNOT_SENDMAIL -Dsm_snprintf=snprintf -D_REENTRANT \
-	-DNETINET -DNETINET6 -DNETUNIX -DSM_CONF_POLL=1 -DNEEDSGETIPNODE=1 \
-	-DHAS_GETHOSTBYNAME2=1 -DSOCKADDR_LEN_T=socklen_t \
-	-DSOCKOPT_LEN_T=socklen_t
-MUSL_POOL_DEFS_1 = -D_FFR_WORKERS_POOL=1
+# plus what sendmail's configure would have found on Linux: the lists of
+# libmilter.mk, which a package that bundles libmilter builds from.
+MUSL_MILTER_SRCS = $(LIBMILTER_SRCS)
+MUSL_LIBSM_SRCS  = $(LIBMILTER_LIBSM_SRCS)
+MUSL_MILTER_DEFS = $(LIBMILTER_DEFS) $(LIBMILTER_DEFS_IPV6_1)
+MUSL_POOL_DEFS_1 = $(LIBMILTER_DEFS_POOL_1)
 MUSL_POOL_DEFS_0 =
 
 # udns's library sources (its Makefile.in SRCS) and what its configure

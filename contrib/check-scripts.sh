@@ -17,10 +17,23 @@ contrib/openrc/spf-milter.confd
 contrib/openwrt/spf-milter.init
 contrib/alpine/APKBUILD
 contrib/alpine/spf-milter.pre-install
+contrib/debian/spf-milter.postinst
+contrib/debian/spf-milter.postrm
 contrib/musl/fetch-sources.sh
 contrib/check-scripts.sh
 test/run-busybox-test.sh
-test/busybox/run-stub-tests.sh"
+test/busybox/run-stub-tests.sh
+test/run-flags-test.sh
+test/run-check.sh
+test/check-need.sh
+test/run-query-tests.sh
+test/run-dist-test.sh
+test/run-ipv6-test.sh
+test/run-openwrt-test.sh
+test/run-apkbuild-test.sh
+test/run-deb-test.sh
+test/run-openrc-test.sh
+test/cross.sh"
 
 fail=0
 pass=0
@@ -44,7 +57,7 @@ done
 
 if command -v shellcheck >/dev/null 2>&1; then
 	# shellcheck disable=SC2086
-	shellcheck -s sh $scripts
+	shellcheck -x -s sh $scripts
 	result $? "shellcheck"
 else
 	echo "FAIL: shellcheck is not installed (apt-get install shellcheck)"

@@ -5,6 +5,7 @@
 # The target's libraries come from Debian with private apt state, so the
 # system's package configuration is never touched.
 #   sh test/cross.sh s390x|armhf SUITE.txt
+# SRCS: the milter's sources (the Makefile passes its SRCS).
 set -eu
 
 arch=$1
@@ -39,11 +40,13 @@ fi
 
 lib=$root/usr/lib/$triplet
 cflags="-O2 -g -Wall -Wextra -D_GNU_SOURCE -I$top -I$top/test"
+# The quotes are meant literally: they make the defines C strings.
+# shellcheck disable=SC2089,SC2090
 defs="-DSPF_MILTER_VERSION=\"cross\" -DSPF_MILTER_CONF=\"/etc/spf-milter.conf\""
 
 echo "cross $arch: static spf-milter"
-# shellcheck disable=SC2086
-$cc $cflags $defs -static -o "$dir/spf-milter" spf.c dns.c conf.c spf-milter.c \
+# shellcheck disable=SC2086,SC2090
+$cc $cflags $defs -static -o "$dir/spf-milter" ${SRCS:-spf.c dns.c conf.c spf-milter.c} \
 	-L"$lib" -lmilter -ludns -linih -lpthread
 file "$dir/spf-milter" 2>/dev/null | sed 's/^/  /' || true
 $qemu "$dir/spf-milter" -V

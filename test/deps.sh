@@ -3,20 +3,26 @@
 #   sh test/deps.sh build   compile the milter
 #   sh test/deps.sh test    build and run every test
 #   sh test/deps.sh bench   the benchmarks too (pyspf-milter as a peer)
+#   sh test/deps.sh deb     make deb and test-deb: the package's
+#                           Build-Depends, debhelper, lintian
 set -eu
 
 build="gcc make libc6-dev libmilter-dev libudns-dev libinih-dev"
 test="$build libcmocka-dev clang valgrind python3 python3-yaml python3-dnslib
 python3-spf miltertest mandoc groff-base postfix swaks busybox shellcheck
 qemu-user gcc-s390x-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-s390x-cross
-libc6-dev-armhf-cross dpkg-dev procps iproute2 musl-tools linux-libc-dev"
+libc6-dev-armhf-cross dpkg-dev procps iproute2 musl-tools linux-libc-dev git
+util-linux"
 bench="$test pyspf-milter"
+deb="$build dpkg-dev debhelper lintian adduser libcmocka-dev python3-yaml
+python3-dnslib python3-spf miltertest util-linux"
 
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;
 bench) want=$bench ;;
-*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+deb) want=$deb ;;
+*) echo "usage: $0 build|test|bench|deb" >&2; exit 2 ;;
 esac
 
 missing=

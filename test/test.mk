@@ -1,14 +1,92 @@
-# Test targets, included by the Makefile.  `make test` runs them all.
+# Test targets, included by the Makefile.
+#
+#   make check   what a distribution's build runs: the compiler and the
+#                build dependencies (with libcmocka-dev) are enough; no
+#                root, no network beyond loopback, nothing installed
+#   make test    everything: make check first, then every group of
+#                $(TESTS) (it installs what it misses with apt)
+#
 # Each section belongs to one part of the product; keep them apart.
 
-CMOCKA_LIBS = -lcmocka
+# test/cmocka_filter.c lets FILTER= (below) choose the tests of a cmocka
+# program; every cmocka program links CMOCKA_LIBS.
+CMOCKA_LIBS = test/cmocka_filter.c -Wl,--wrap=_cmocka_run_group_tests -lcmocka
 TEST_BINS   =
 TESTS       =
+CHECK_UNITS =
+CHECKS      =
+CHECK_BINS  =
+CHECK_FILES =
 
 test: check-deps
+	$(MAKE) check
 	$(MAKE) spf-milter
 	$(MAKE) $(TESTS)
 	@echo "make test: all test groups passed"
+
+# ---- make check --------------------------------------------------------
+# (section: structure)
+#   make check                          every check, in the order below
+#   make check TEST=test_spf            one check (or TEST="config query")
+#   make check TEST=test_spf FILTER='*macro*'   cmocka's filter (* and ?)
+# A cmocka program test/NAME.c, built by a rule of its section, joins
+# with CHECK_UNITS += NAME; any other check with CHECKS += NAME and a
+# rule check-NAME (CHECK_BINS += what it runs, so `make check` builds it
+# up front with the other binaries, in parallel under -j).  A check that
+# misses something optional (Python modules, the RFC 7208 suite file,
+# loopback) prints "SKIPPED: NAME: why" and passes: test/check-need.sh
+# says so.  The files a check reads besides test/NAME.c go into
+# CHECK_FILES: `make dist` ships them, and test-dist proves the tarball
+# passes make check.
+.PHONY: check check-build
+check:
+	@$(if $(TEST),:,$(MAKE) --no-print-directory check-build)
+	@MAKE="$(MAKE)" sh test/run-check.sh $(or $(TEST),$(CHECK_UNITS) $(CHECKS))
+
+check-build:
+	$(MAKE) spf-milter $(CHECK_UNITS:%=test/%) $(CHECK_BINS)
+
+# The cmocka programs: check-NAME runs test/NAME.
+check-%: test/%
+	CMOCKA_TEST_FILTER='$(FILTER)' ./test/$*
+
+CHECK_NEED = PYTHON=$(PYTHON) sh test/check-need.sh
+CHECK_UNITS += test_spf test_conf test_milter
+CHECKS      += config query suite_mem test_dns suite_dns
+CHECK_BINS  += test/conftool bench/dnsd test/suite_mem test/test_dns
+CHECK_FILES += test/test.mk test/lib.sh test/run-check.sh test/check-need.sh \
+	test/cmocka_filter.c $(MEMRES) test/conftool.c test/run-conf-tests.sh \
+	test/run-query-tests.sh bench/dnsd.c test/suite_mem.c \
+	test/suite2txt.py test/dnsserver.py test/test_dns.c test/run-dns-tests.sh \
+	test/suite-dns.sh test/suite_dns.py
+
+# the configuration corpus (test/conf/) through conftool and -t
+check-config: spf-milter test/conftool
+	sh test/run-conf-tests.sh
+
+# -q against bench/dnsd, a C DNS server on loopback; and -V
+check-query: spf-milter bench/dnsd
+	VERSION=$(VERSION) sh test/run-query-tests.sh
+
+# the RFC 7208 suite in process: where Debian's python3-spf put it
+check-suite_mem: test/suite_mem
+	@if $(CHECK_NEED) suite_mem file:$(SUITE_YML) python:yaml; then \
+		$(MAKE) -s --no-print-directory test/out/suite.txt && \
+		./test/suite_mem test/out/suite.txt; \
+	fi
+
+# dns.c against test/dnsserver.py (Python with dnslib)
+check-test_dns: test/test_dns
+	@if $(CHECK_NEED) test_dns python:dnslib loopback; then \
+		TEST=./test/test_dns PYTHON=$(PYTHON) sh test/run-dns-tests.sh; \
+	fi
+
+# the suite through -q over UDP
+check-suite_dns: spf-milter
+	@if $(CHECK_NEED) suite_dns file:$(SUITE_YML) python:yaml python:dnslib \
+	    loopback; then \
+		PYTHON=$(PYTHON) sh test/suite-dns.sh udp; \
+	fi
 
 # ---- evaluator: unit tests and the RFC 7208 suite in process ----------
 # (section: spf)
@@ -159,8 +237,8 @@ FUZZ_SECONDS ?= 20
 
 # s390x is big-endian, armhf 32-bit: the evaluator must not care.
 test-cross: test/out/suite.txt
-	sh test/cross.sh s390x test/out/suite.txt
-	sh test/cross.sh armhf test/out/suite.txt
+	SRCS="$(SRCS)" sh test/cross.sh s390x test/out/suite.txt
+	SRCS="$(SRCS)" sh test/cross.sh armhf test/out/suite.txt
 
 test/fuzz_spf: test/fuzz_spf.c $(MEMRES) spf.c spf.h
 	clang -g -O1 $(CPPFLAGS) -I. -Itest -fsanitize=fuzzer,address,undefined \
@@ -179,7 +257,7 @@ SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-san
 SAN_TESTS ?= test-spf test-suite-mem test-dns test-suite-dns test-conf-unit test-conf test-milter
 sanitize:
 	rm -rf san && mkdir -p san
-	cp -R Makefile musl.mk *.c *.h spf-milter.conf* spf-milter.8 test contrib san/
+	cp -R $(MAKE_FILES) *.c *.h spf-milter.conf* spf-milter.8 test contrib san/
 	rm -rf san/test/out
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -318,3 +396,64 @@ bench/spfbench: bench/spfbench.c spf.c dns.c conf.c spf.h dns.h conf.h $(MEMRES)
 
 bench/dnsd: bench/dnsd.c spf.h $(MEMRES)
 	$(CC) $(CPPFLAGS) -I. -Itest $(WARN) $(CFLAGS) -o $@ bench/dnsd.c test/memres.c spf.c
+
+# ---- release and packages ----------------------------------------------
+# (section: packaging)
+# test-flags: a packager's CPPFLAGS/CFLAGS/LDFLAGS add to the project's
+# (-V and CONFFILE survive `make CPPFLAGS=-DX`), checked with make -n
+# and one real build in a scratch copy.
+.PHONY: test-flags test-dist
+test-flags:
+	sh test/run-flags-test.sh $(VERSION) $(MAKE_FILES) $(SRCS) $(HDRS)
+
+# test-dist: the version's copies agree; `make dist` twice (a fresh
+# clone, another umask and time zone) gives the same bytes; the tarball
+# holds what it should; unpacked, `make check` passes, as root: as
+# nobody inside `unshare -n`, in under a minute.  It tests HEAD, not
+# uncommitted changes.
+test-dist:
+	sh test/run-dist-test.sh $(VERSION)
+
+# test-openwrt: contrib/openwrt/Makefile run for real against stand-ins
+# of OpenWrt's rules.mk and package.mk (test/openwrt/), the host's gcc
+# as the target compiler: the release tarball and sendmail's source
+# (Debian's, fetched once into build/musl by musl.mk) checked against
+# their hashes, libmilter compiled in with NETINET6, the files installed
+# with their modes; then an IPv6 client is served by that binary and
+# lost by the same build without NETINET6 (OpenWrt's libmilter-sendmail).
+.PHONY: test-openwrt
+test-openwrt: $(MUSL_DIR)/sources.stamp bench/dnsd
+	$(MAKE) -s dist
+	sh test/run-openwrt-test.sh $(DIST_NAME).tar.gz \
+		$$(ls $(MUSL_DIR)/dl/sendmail_*.orig.tar.gz | tail -n 1)
+
+# test-alpine: the APKBUILD's build(), check() and package() run as
+# abuild would, in the unpacked release tarball (Debian's libraries for
+# Alpine's); the installed files and modes; the pre-install script.
+.PHONY: test-alpine
+test-alpine:
+	$(MAKE) -s dist
+	sh test/run-apkbuild-test.sh $(DIST_NAME).tar.gz
+
+# test-deb: `make deb`, lintian, then the package installed on this
+# machine with apt-get, its binary and config serving a miltertest
+# session, removed and purged (nothing left: user, conffile, state).
+# Root only; not in TESTS (it installs a package on the machine): CI
+# runs it after make test (.ci/run).
+.PHONY: test-deb
+test-deb:
+	sh test/deps.sh deb
+	$(MAKE) deb
+	sh test/run-deb-test.sh $$(ls spf-milter_$(VERSION)-*.deb | tail -n 1) \
+		$$(ls $(DEB_DIR)/spf-milter_$(VERSION)-*.changes | tail -n 1)
+
+# test-openrc: contrib/openrc/spf-milter.initd under Debian's real
+# openrc-run and supervise-daemon (the .debs fetched once into
+# build/openrc and unpacked into a private root, never installed), in
+# pid and mount namespaces of its own: start, status, reload, a broken
+# reload and restart refused, respawn after kill -9, stop.  Root only.
+.PHONY: test-openrc
+test-openrc: spf-milter
+	sh test/run-openrc-test.sh
+
+TESTS += test-flags test-dist test-openwrt test-alpine test-openrc

@@ -117,6 +117,7 @@ procd_close_instance() { echo "CALL close"; }
 procd_send_signal() { echo "CALL signal $*"; }
 procd_add_config_trigger() { echo "CALL trigger $*"; }
 logger() { echo "CALL logger $*"; }
+restart() { echo "CALL rc.common restart"; stop "$@"; start "$@"; }
 . $TOP/contrib/openwrt/spf-milter.init
 PROG=$BIN
 RUNDIR=$TMP/var-run'
@@ -160,6 +161,30 @@ expect procd_bad "procd: reload refuses a broken config" "^reload=1"
 expect procd_bad "procd: the errors are shown with file and line" "bad.conf:2: invalid log_level"
 expect_not procd_bad "procd: no instance for a broken config" "CALL open"
 expect_not procd_bad "procd: no signal for a broken config" "CALL signal"
+
+# restart: rc.common defines a restart (stop, start) before it reads the
+# script, and procd's start and stop after it.
+# shellcheck disable=SC2016
+procd_rc='stop() { echo "CALL stop"; }
+start() { echo "CALL start"; }'
+run procd_restart_bad "$procd_pre
+$procd_rc
+CONFFILE=\$BAD
+restart; echo \"restart=\$?\""
+expect procd_restart_bad "procd: restart refuses a broken config" "^restart=1$"
+expect_not procd_restart_bad "procd: restart with a broken config stops nothing" "CALL stop"
+expect procd_restart_bad "procd: restart shows the errors" "bad.conf:2: invalid log_level"
+run procd_restart_good "$procd_pre
+$procd_rc
+CONFFILE=\$GOOD
+restart; echo \"restart=\$?\""
+if awk '/^CALL stop/ { s = NR } /^CALL start/ { t = NR }
+    END { exit !(s && t && s < t) }' "$tmp/procd_restart_good.out"; then
+	pass=$((pass + 1)); echo "ok - procd: restart with a good config stops, then starts"
+else
+	fail=$((fail + 1)); echo "not ok - procd: restart with a good config stops, then starts"
+	sed 's/^/    | /' "$tmp/procd_restart_good.out"
+fi
 
 echo "stub-tests: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

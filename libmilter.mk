@@ -1,0 +1,86 @@
+# libmilter.mk - libmilter compiled from a sendmail source tree and
+# linked into the milter, for systems whose own libmilter falls short.
+# Included by the Makefile; musl.mk takes its lists of sources and
+# defines from here, so `make musl` and a package that bundles libmilter
+# build the same library.
+#
+#   make MILTER_SRC=DIR spf-milter    DIR: an unpacked sendmail source
+#                                     (sendmail-8.x/, as released or as
+#                                     Debian ships it)
+#   MILTER_IPV6=1   (default) with NETINET6: IPv6 clients work
+#   MILTER_POOL=1   (default) with _FFR_WORKERS_POOL, as Debian builds it
+#                   and as `make musl` does; 0 is a thread per connection
+#   MILTER_OBJ      where the objects go (build/libmilter)
+#
+# Why: OpenWrt's libmilter-sendmail is built without NETINET6.  When
+# Postfix then reports a client with an IPv6 address, libmilter logs
+# "connect[N]: unknown family 54" and aborts the session before the
+# milter sees it, and Postfix applies milter_default_action to the
+# message.  contrib/openwrt/Makefile therefore builds libmilter with
+# this file; test-ipv6 shows the session failing without NETINET6 and
+# served with it.
+#
+# The library is compiled as sendmail's libmilter/Makefile.m4 does (its
+# sources and the two it takes from libsm), with what sendmail's own
+# configuration would define on Linux; sm_os.h, which sendmail's Build
+# links from include/sm/os/, is written here (without <sys/cdefs.h>,
+# which musl lacks and glibc's headers include anyway).  CC and CFLAGS
+# are the project's (a cross compiler's, in a package build).
+
+MILTER_SRC  ?=
+MILTER_IPV6 ?= 1
+MILTER_POOL ?= 1
+MILTER_OBJ  ?= build/libmilter
+
+LIBMILTER_SRCS = main engine listener worker handler comm smfi signal \
+	sm_gethost monitor
+LIBMILTER_LIBSM_SRCS = errstring strl
+LIBMILTER_DEFS = -DNOT_SENDMAIL -Dsm_snprintf=snprintf -D_REENTRANT \
+	-DNETINET -DNETUNIX -DSM_CONF_POLL=1 -DNEEDSGETIPNODE=1 \
+	-DHAS_GETHOSTBYNAME2=1 -DSOCKADDR_LEN_T=socklen_t \
+	-DSOCKOPT_LEN_T=socklen_t
+LIBMILTER_DEFS_IPV6_1 = -DNETINET6
+LIBMILTER_DEFS_IPV6_0 =
+LIBMILTER_DEFS_POOL_1 = -D_FFR_WORKERS_POOL=1
+LIBMILTER_DEFS_POOL_0 =
+
+# -lmilter unless a source tree is given.
+MILTER_LIB = -lmilter
+ifneq ($(MILTER_SRC),)
+MILTER_LIB = $(MILTER_OBJ)/libmilter.a
+# mfapi.h of the same source as the library
+override CPPFLAGS += -I$(MILTER_SRC)/include
+
+MILTER_CFLAGS = $(CFLAGS) -w $(LIBMILTER_DEFS) \
+	$(LIBMILTER_DEFS_IPV6_$(MILTER_IPV6)) $(LIBMILTER_DEFS_POOL_$(MILTER_POOL)) \
+	-I$(MILTER_OBJ)/include -I$(MILTER_SRC)/include -I$(MILTER_SRC)/sendmail
+
+# mfapi.h comes from this tree, not the system's.
+spf-milter.o: $(MILTER_SRC)/include/libmilter/mfapi.h
+spf-milter: $(MILTER_LIB)
+
+# A change of MILTER_IPV6 or MILTER_POOL rebuilds the library.
+$(MILTER_OBJ)/defs: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CC) $(MILTER_CFLAGS)' | cmp -s - $@ || echo '$(CC) $(MILTER_CFLAGS)' > $@
+
+$(MILTER_OBJ)/include/sm_os.h: $(MILTER_SRC)/include/sm/os/sm_os_linux.h
+	@mkdir -p $(@D)
+	sed 's/^#define[[:space:]]*SM_CONF_SYS_CDEFS_H[[:space:]]*1/#define SM_CONF_SYS_CDEFS_H 0/' \
+		$< > $@
+
+$(MILTER_OBJ)/libmilter.a: $(MILTER_OBJ)/defs $(MILTER_OBJ)/include/sm_os.h
+	rm -f $@ $(MILTER_OBJ)/*.o
+	for f in $(LIBMILTER_SRCS); do \
+		$(CC) $(MILTER_CFLAGS) -c -o $(MILTER_OBJ)/$$f.o \
+			$(MILTER_SRC)/libmilter/$$f.c || exit 1; \
+	done
+	for f in $(LIBMILTER_LIBSM_SRCS); do \
+		$(CC) $(MILTER_CFLAGS) -c -o $(MILTER_OBJ)/$$f.o \
+			$(MILTER_SRC)/libsm/$$f.c || exit 1; \
+	done
+	$(AR) rcs $@ $(MILTER_OBJ)/*.o
+
+.PHONY: FORCE
+FORCE:
+endif

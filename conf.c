@@ -1734,20 +1734,24 @@ reader(char *str, int num, void *stream)
 	return str;
 }
 
-static const char *
-file_kind(mode_t m)
+const char *
+conf_file_kind(mode_t m)
 {
+	if (S_ISREG(m))
+		return "a regular file";
 	if (S_ISDIR(m))
 		return "a directory";
 	if (S_ISFIFO(m))
 		return "a FIFO (named pipe)";
+	if (S_ISLNK(m))
+		return "a symbolic link";
 	if (S_ISCHR(m))
 		return "a character device";
 	if (S_ISBLK(m))
 		return "a block device";
 	if (S_ISSOCK(m))
 		return "a socket";
-	return "not a regular file";
+	return "a file of unknown kind";
 }
 
 static void
@@ -1794,7 +1798,7 @@ open_file(struct parse *p)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		file_error(p, "cannot read: %s, not a regular file",
-		    file_kind(st.st_mode));
+		    conf_file_kind(st.st_mode));
 		close(fd);
 		return NULL;
 	}

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "spf.h"
 
@@ -167,6 +168,10 @@ struct conf *conf_load_overrides(const char *path,
 
 /* -1 with a message naming PATH when socket is not set, else 0. */
 int conf_require_socket(const struct conf *c, FILE *errors);
+
+/* What the file mode M is, in words for an error message ("a FIFO
+ * (named pipe)", "a directory", ...). */
+const char *conf_file_kind(mode_t m);
 
 /* Reference counting (atomic): conf_free() is conf_unref(). */
 struct conf *conf_ref(struct conf *c);

@@ -1615,22 +1615,6 @@ run_milter(const struct conf *c)
 	return rc;
 }
 
-static const char *
-file_kind(mode_t m)
-{
-	if (S_ISREG(m))
-		return "a regular file";
-	if (S_ISDIR(m))
-		return "a directory";
-	if (S_ISFIFO(m))
-		return "a FIFO (named pipe)";
-	if (S_ISLNK(m))
-		return "a symbolic link";
-	if (S_ISCHR(m) || S_ISBLK(m))
-		return "a device";
-	return "not a socket";
-}
-
 /*
  * Make the path of a unix socket free for us, or say why it is not.
  * libmilter's smfi_opensocket(1) unlinks whatever is there, so a second
@@ -1655,7 +1639,7 @@ claim_unix_socket(const char *path)
 	if (!S_ISSOCK(st.st_mode)) {
 		logmsg(LOG_ERR, "socket %s: the path is %s, not a socket; "
 		    "remove it or choose another socket", path,
-		    file_kind(st.st_mode));
+		    conf_file_kind(st.st_mode));
 		return -1;
 	}
 	memset(&sun, 0, sizeof(sun));

@@ -22,9 +22,9 @@ STATIC    ?= -static
 LIBS       = -lmilter -ludns -linih -lpthread
 PYTHON     = /usr/bin/python3
 
-SRCS = spf.c dns.c conf.c spf-milter.c
+SRCS = spf.c dns.c conf.c header.c spf-milter.c
 OBJS = $(SRCS:.c=.o)
-HDRS = spf.h dns.h conf.h
+HDRS = spf.h dns.h conf.h header.h
 
 .PHONY: all run test sanitize clean install deps check-deps fuzz
 all: spf-milter

@@ -1,0 +1,86 @@
+/*
+ * header.h - the text spf-milter writes for other programs and people to
+ * read: the Received-SPF and Authentication-Results header fields, the
+ * SMTP reply, and values in log lines.
+ *
+ * Everything a sender controls (HELO, MAIL FROM, the DNS data its domain
+ * publishes, exp= text) reaches this module raw and leaves it cleaned.
+ * Pure text: libc and spf.h only, no libmilter, so the unit tests call it
+ * directly.  Prefix hdr_.
+ *
+ * Copyright (C) 2026 the spf-milter authors.  GPL-3.0-or-later.
+ */
+#ifndef HEADER_H
+#define HEADER_H
+
+#include <stddef.h>
+
+#include "spf.h"
+
+/* What one verification was about: the facts a header field records. */
+struct hdr_verdict {
+	enum spf_identity identity;
+	const char *ip;		/* client address, text */
+	const char *helo;	/* HELO/EHLO argument; may be NULL */
+	const char *sender;	/* MAIL FROM address as given, "" for <> */
+	struct spf_outcome out;
+};
+
+/* ------------------------------------------------------------- log lines */
+
+/*
+ * S escaped for a log line into BUF (SIZE bytes): printable ASCII stays,
+ * every other byte, the backslash and the double quote become \xHH, so no
+ * line can be split and a value in quotes cannot end early.  Bytes in
+ * KEEP ('\\' or '"') stay as they are.  A value longer than BUF is cut and
+ * ends in "..."; NULL is "".  Returns BUF.
+ */
+const char *hdr_esc(const char *s, char *buf, size_t size);
+const char *hdr_esc_keep(const char *s, char *buf, size_t size,
+    const char *keep);
+
+/* ---------------------------------------------------------- header fields */
+
+/* Longest value we build, and the column we fold at. */
+#define HDR_FIELD_MAX	2048
+#define HDR_FOLD_COL	76
+
+/* A header field value: folded with "\n\t" (the MTA adds the CR). */
+struct hdr_field {
+	char s[HDR_FIELD_MAX];
+	size_t len;
+	size_t col;
+};
+
+/* The value of a Received-SPF field (RFC 7208 9.1) for V, written by
+ * RECEIVER. */
+void hdr_received_spf(const struct hdr_verdict *v, const char *receiver,
+    struct hdr_field *f);
+
+/* The value of an Authentication-Results field (RFC 8601) recording the
+ * N verdicts in V under AUTHSERV_ID. */
+void hdr_auth_results(const struct hdr_verdict *v, int n,
+    const char *authserv_id, struct hdr_field *f);
+
+/*
+ * The authserv-id an incoming Authentication-Results value starts with
+ * (RFC 8601 2.2: CFWS, then a value: token or quoted-string).  Returns 0
+ * and the id in BUF, or -1 when the value is malformed or the id does
+ * not fit.
+ */
+int hdr_authserv_id(const char *value, char *buf, size_t size);
+
+/* ------------------------------------------------------------ SMTP replies */
+
+/* Longest reply text we hand to the MTA (RFC 5321 4.5.3.1.5 allows 512
+ * octets for the whole line; code, enhanced code and CRLF take the rest). */
+#define HDR_REPLY_TEXT_MAX	400
+
+/*
+ * Text for smfi_setreply: printable ASCII only (others become '?'), no
+ * CR/LF, every '%' doubled (libmilter and Postfix treat it as a format
+ * character), capped below SIZE and below HDR_REPLY_TEXT_MAX.
+ */
+void hdr_reply_clean(const char *s, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,237 @@
+/*
+ * test_header.c - cmocka tests of header.c, linked with it: what a sender
+ * controls must not break a reply, a header field or a log line, and the
+ * fields must read as meant.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "header.h"
+
+static void
+test_esc(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_string_equal(hdr_esc("plain text", buf, sizeof(buf)), "plain text");
+	assert_string_equal(hdr_esc("a\r\nb\"c\\d\x01\xff", buf, sizeof(buf)),
+	    "a\\x0d\\x0ab\\x22c\\x5cd\\x01\\xff");
+	assert_string_equal(hdr_esc(NULL, buf, sizeof(buf)), "");
+	hdr_esc("0123456789012345678901234567890123456789", buf, 16);
+	assert_true(strlen(buf) < 16);
+	assert_string_equal(buf + strlen(buf) - 3, "...");
+}
+
+static void
+test_reply_clean(void **state)
+{
+	char buf[HDR_REPLY_TEXT_MAX + 16];
+	char big[2000];
+
+	(void)state;
+	hdr_reply_clean("100% a\r\nb\x01\xc3\xbc", buf, sizeof(buf));
+	assert_string_equal(buf, "100%% a??b???");
+	memset(big, '%', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	hdr_reply_clean(big, buf, sizeof(buf));
+	assert_true(strlen(buf) < HDR_REPLY_TEXT_MAX);
+	assert_int_equal(strlen(buf) % 2, 0);
+}
+
+/* The Received-SPF value for a pass of SENDER from HELO. */
+static const char *
+rspf(const char *sender, const char *helo, struct hdr_field *f)
+{
+	struct hdr_verdict v;
+
+	memset(&v, 0, sizeof(v));
+	v.identity = SPF_ID_MAILFROM;
+	v.ip = "192.0.2.1";
+	v.helo = helo;
+	v.sender = sender;
+	v.out.result = SPF_PASS;
+	snprintf(v.out.sender, sizeof(v.out.sender), "%s", sender);
+	hdr_received_spf(&v, "mx.example.org", f);
+	return f->s;
+}
+
+/* The Authentication-Results value for a pass of SENDER under ID. */
+static const char *
+ares(const char *sender, const char *id, struct hdr_field *f)
+{
+	struct hdr_verdict v;
+
+	memset(&v, 0, sizeof(v));
+	v.identity = SPF_ID_MAILFROM;
+	v.ip = "192.0.2.1";
+	v.helo = "helo.example";
+	v.sender = sender;
+	v.out.result = SPF_PASS;
+	snprintf(v.out.sender, sizeof(v.out.sender), "%s", sender);
+	hdr_auth_results(&v, 1, id, f);
+	return f->s;
+}
+
+/* NEEDLE in HAYSTACK unfolded (each "\n\t" read as one space). */
+static void
+assert_has(const char *haystack, const char *needle)
+{
+	static char u[1 << 16];
+	size_t i, o = 0;
+
+	for (i = 0; haystack[i] != '\0' && o + 1 < sizeof(u); i++) {
+		if (haystack[i] == '\n' && haystack[i + 1] == '\t') {
+			u[o++] = ' ';
+			i++;
+		} else {
+			u[o++] = haystack[i];
+		}
+	}
+	u[o] = '\0';
+	if (strstr(u, needle) == NULL)
+		fail_msg("\"%s\" not in \"%s\"", needle, u);
+}
+
+/* Values: a dot-atom or token as it is, anything else quoted. */
+static void
+test_values(void **state)
+{
+	struct hdr_field f;
+
+	(void)state;
+	assert_has(rspf("a@example.org", "helo.example", &f), " helo=helo.example;");
+	assert_has(rspf("a@example.org", "x; identity=helo", &f),
+	    " helo=\"x; identity=helo\";");
+	assert_has(rspf("a@example.org", "a\"b\\c\r\n", &f),
+	    " helo=\"a\\\"b\\\\c??\";");
+	assert_has(rspf("a@example.org", "a..b", &f), " helo=\"a..b\";");
+	assert_has(rspf("a@example.org", ".a", &f), " helo=\".a\";");
+	assert_has(rspf("a@example.org", "a;b", &f), " helo=\"a;b\";");
+	/* the comment: '(' ')' '\\' as quoted-pairs, controls as '?' */
+	assert_has(rspf("a(b)c\\d e", "helo.example", &f),
+	    "domain of a\\(b\\)c\\\\d?e designates");
+	assert_has(ares("user@example.org", "mx.example.org", &f),
+	    "smtp.mailfrom=user@example.org");
+	assert_has(ares("a b@example.org", "mx.example.org", &f),
+	    "smtp.mailfrom=\"a b@example.org\"");
+	assert_has(ares("noat", "mx.example.org", &f),
+	    "smtp.mailfrom=\"noat\"");
+	assert_has(ares("a=b@x=y.example", "mx.example.org", &f),
+	    "smtp.mailfrom=\"a=b@x=y.example\"");
+	assert_has(ares("a@example.org", "a=b.example", &f),
+	    "\"a=b.example\"; spf=pass");
+	assert_has(ares("a@example.org", "mx.example.org", &f),
+	    "mx.example.org; spf=pass");
+}
+
+static void
+test_authserv_id(void **state)
+{
+	char id[64];
+
+	(void)state;
+	assert_int_equal(hdr_authserv_id("mx.example.org; spf=pass", id, sizeof(id)), 0);
+	assert_string_equal(id, "mx.example.org");
+	assert_int_equal(hdr_authserv_id(" (c (nested)) \"MX.example.org\"; x", id, sizeof(id)), 0);
+	assert_string_equal(id, "MX.example.org");
+	assert_int_equal(hdr_authserv_id("mx.example.org 1; none", id, sizeof(id)), 0);
+	assert_string_equal(id, "mx.example.org");
+	assert_int_equal(hdr_authserv_id("", id, sizeof(id)), -1);
+	assert_int_equal(hdr_authserv_id("(unterminated", id, sizeof(id)), -1);
+	assert_int_equal(hdr_authserv_id("\"open", id, sizeof(id)), -1);
+}
+
+/* Every line of a built field is short, and a line break is a fold. */
+static void
+assert_well_formed(const char *v)
+{
+	const char *p;
+	size_t col = 0;
+
+	for (p = v; *p != '\0'; p++) {
+		if (*p == '\n') {
+			assert_true(p[1] == '\t');
+			col = 0;
+			continue;
+		}
+		assert_true((unsigned char)*p >= 0x20 || *p == '\t');
+		assert_true((unsigned char)*p < 0x7f);
+		assert_true(++col < 998);
+	}
+}
+
+static void
+test_received_spf(void **state)
+{
+	struct hdr_verdict v;
+	struct hdr_field b;
+
+	(void)state;
+	memset(&v, 0, sizeof(v));
+	v.identity = SPF_ID_MAILFROM;
+	v.ip = "192.0.2.1";
+	v.helo = "helo.example";
+	v.sender = "a@example.org";
+	v.out.result = SPF_PASS;
+	strcpy(v.out.sender, "a@example.org");
+	strcpy(v.out.mechanism, "ip4:192.0.2.0/24");
+	hdr_received_spf(&v, "mx.example.org", &b);
+	assert_well_formed(b.s);
+	assert_non_null(strstr(b.s, "pass (mx.example.org: domain of"));
+	assert_non_null(strstr(b.s, "envelope-from=\"a@example.org\";"));
+	assert_non_null(strstr(b.s, "mechanism=\"ip4:192.0.2.0/24\""));
+	assert_int_equal(b.s[b.len - 1], '"');
+
+	/* hostile everything: still one well-formed field */
+	v.helo = "evil\r\nX-Injected: yes; identity=helo";
+	memset(v.out.sender, 'a', sizeof(v.out.sender) - 1);
+	v.out.sender[sizeof(v.out.sender) - 1] = '\0';
+	v.out.result = SPF_PERMERROR;
+	strcpy(v.out.problem, "bad \"record\"\r\n(x)");
+	hdr_received_spf(&v, "mx.example.org", &b);
+	assert_well_formed(b.s);
+	assert_null(strstr(b.s, "\r"));
+	assert_non_null(strstr(b.s, "helo=\"evil??X-Injected: yes; identity=helo\";"));
+	assert_non_null(strstr(b.s, "problem=\"bad \\\"record\\\"?" "?(x)\""));
+}
+
+static void
+test_auth_results(void **state)
+{
+	struct hdr_verdict v[2];
+	struct hdr_field b;
+
+	(void)state;
+	memset(v, 0, sizeof(v));
+	v[0].identity = SPF_ID_HELO;
+	v[0].helo = "helo.example";
+	v[0].out.result = SPF_NEUTRAL;
+	v[1].identity = SPF_ID_MAILFROM;
+	v[1].helo = "helo.example";
+	v[1].out.result = SPF_FAIL;
+	strcpy(v[1].out.sender, "x y@example.org");
+	hdr_auth_results(v, 2, "mx.example.org", &b);
+	assert_well_formed(b.s);
+	assert_string_equal(b.s, "mx.example.org; spf=neutral smtp.helo=helo.example;"
+	    "\n\tspf=fail smtp.mailfrom=\"x y@example.org\"");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_esc),
+		cmocka_unit_test(test_reply_clean),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_authserv_id),
+		cmocka_unit_test(test_received_spf),
+		cmocka_unit_test(test_auth_results),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

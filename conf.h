@@ -65,7 +65,7 @@ struct conf_network {
  *   %{exp}     the explanation of a fail (only allowed in fail_reply_text),
  *   %{domain}  the domain that was checked,
  *   %%         a literal percent sign,
- * and no other '%' occurs.  Use conf_reply_expand() to fill it in.
+ * and no other '%' occurs.  header.c's hdr_reply() fills it in.
  */
 struct conf_reply {
 	char code[4];
@@ -176,16 +176,6 @@ int conf_trusted_ip(const struct conf *c, int family, const unsigned char *ip);
 /* 1 if SENDER (an address local@domain, case-insensitive) is in
  * skip_senders.  The null sender is never skipped. */
 int conf_skip_sender(const struct conf *c, const char *sender);
-
-/*
- * Fill in the reply text template of RESULT into BUF (SIZE bytes, always
- * terminated, cut when too long).  EXP and DOMAIN are inserted as given
- * (NULL as ""): clean them for smfi_setreply() first (CR/LF removed, '%'
- * doubled).  A "%%" of the template stays "%%", so the output goes to
- * smfi_setreply() as it is.  Returns the length the full text would have.
- */
-size_t conf_reply_expand(const struct conf *c, enum spf_result result,
-    const char *exp, const char *domain, char *buf, size_t size);
 
 /* The names of the keys conf.c knows, NULL-terminated (for tests). */
 extern const char *const conf_keys[];

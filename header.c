@@ -189,31 +189,6 @@ comment_text(const char *s, char *buf, size_t len)
 	buf[o] = '\0';
 }
 
-/*
- * Text for smfi_setreply: printable ASCII only (others become '?'), no
- * CR/LF, every '%' doubled (libmilter and Postfix treat it as a format
- * character), capped at HDR_REPLY_TEXT_MAX.
- */
-void
-hdr_reply_clean(const char *s, char *buf, size_t len)
-{
-	size_t o = 0;
-
-	if (len > HDR_REPLY_TEXT_MAX)
-		len = HDR_REPLY_TEXT_MAX;
-	for (; *s != '\0' && o + 3 < len; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '%') {
-			buf[o++] = '%';
-			buf[o++] = '%';
-		} else {
-			buf[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-		}
-	}
-	buf[o] = '\0';
-}
-
 /* ======================================================== header fields */
 
 /* A header value is built word by word; words are separated by a space
@@ -436,3 +411,177 @@ hdr_authserv_id(const char *v, char *buf, size_t len)
 	return o > 0 ? 0 : -1;
 }
 
+/* ========================================================= SMTP replies */
+
+/* The bytes of C in a reply text: printable ASCII as it is, '%' doubled
+ * (libmilter and Postfix read it as a format character), anything else,
+ * CR and LF among them, as '?'.  Returns the count written to OUT (1 or
+ * 2). */
+static size_t
+reply_char(unsigned char c, char out[2])
+{
+	if (c == '%') {
+		out[0] = out[1] = '%';
+		return 2;
+	}
+	out[0] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	return 1;
+}
+
+/* Length of S as reply text. */
+static size_t
+reply_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += *s == '%' ? 2 : 1;
+	return n;
+}
+
+/* Append S as reply text, at most ROOM bytes of it: a value that does not
+ * fit is shortened and ends in "...", never cut inside a "%%".  Returns
+ * 1 when it was shortened. */
+static int
+reply_piece(struct spf_buf *b, const char *s, size_t room)
+{
+	char c[2];
+	size_t n;
+
+	if (reply_len(s) <= room) {
+		for (; *s != '\0'; s++) {
+			n = reply_char((unsigned char)*s, c);
+			spf_buf_add(b, c, n);
+		}
+		return 0;
+	}
+	if (room < 3)
+		return 1;
+	for (room -= 3; *s != '\0'; s++) {
+		n = reply_char((unsigned char)*s, c);
+		if (n > room)
+			break;
+		spf_buf_add(b, c, n);
+		room -= n;
+	}
+	spf_buf_adds(b, "...");
+	return 1;
+}
+
+/* The text %{exp} stands for: a fail's explanation, or the default one. */
+static void
+explanation(const struct hdr_verdict *v, struct spf_buf *b)
+{
+	if (v->out.result != SPF_FAIL)
+		return;
+	if (strcmp(v->out.explanation, SPF_DEFAULT_EXPLANATION) == 0)
+		spf_buf_addf(b, "%s is not a permitted sender for %s",
+		    v->ip != NULL ? v->ip : "", v->out.domain);
+	else
+		spf_buf_adds(b, v->out.explanation);
+}
+
+/* The %{...} of template T: its name's length, or 0 for none. */
+static size_t
+placeholder(const char *t)
+{
+	if (strncmp(t, "%{exp}", 6) == 0)
+		return 6;
+	if (strncmp(t, "%{domain}", 9) == 0)
+		return 9;
+	return 0;
+}
+
+/* The length of template T's own text as reply text; the counts of its
+ * %{exp} and %{domain} in N[0] and N[1]. */
+static size_t
+literal_len(const char *t, size_t n[2])
+{
+	size_t len = 0, p;
+
+	for (n[0] = n[1] = 0; *t != '\0'; t++) {
+		if ((p = placeholder(t)) > 0) {
+			n[p == 6 ? 0 : 1]++;
+			t += p - 1;
+		} else if (t[0] == '%' && t[1] == '%') {
+			len += 2;
+			t++;
+		} else {
+			len += *t == '%' ? 2 : 1;
+		}
+	}
+	return len;
+}
+
+/*
+ * How much of ROOM each %{exp} and %{domain} may take (N counts them,
+ * LEN their full lengths) into MAX[0] and MAX[1]: all whole when they
+ * fit; else the explanation is shortened first (it is prose, often long),
+ * the domain only when even "..." for the explanation leaves too little.
+ */
+static void
+share_room(size_t room, const size_t n[2], const size_t len[2], size_t max[2])
+{
+	max[0] = len[0];
+	max[1] = len[1];
+	if (n[0] * len[0] + n[1] * len[1] <= room)
+		return;
+	if (n[1] * len[1] + n[0] * 3 <= room) {
+		max[0] = (room - n[1] * len[1]) / n[0];
+		return;
+	}
+	max[0] = 3;
+	max[1] = n[1] > 0 && room > n[0] * 3 ? (room - n[0] * 3) / n[1] : 0;
+}
+
+int
+hdr_reply(struct hdr_reply *r, const char *code, const char *status,
+    const char *tmpl, const struct hdr_verdict *v)
+{
+	char expbuf[SPF_EXPLANATION_MAX + 2 * 46 + 300];
+	struct spf_buf b, e;
+	const char *t;
+	size_t lit, n[2], len[2], max[2];
+	int shortened = 0;
+
+	if (spf_strlcpy_exact(r->code, code, sizeof(r->code)) != 0 ||
+	    strlen(r->code) != 3 || (r->code[0] != '4' && r->code[0] != '5'))
+		memcpy(r->code, "451", 4);
+	if (spf_strlcpy_exact(r->status, status, sizeof(r->status)) != 0 ||
+	    r->status[0] == '\0')
+		snprintf(r->status, sizeof(r->status), "%c.7.0", r->code[0]);
+	/* Postfix ignores a reply whose classes differ: never send one. */
+	r->status[0] = r->code[0];
+
+	spf_buf_init(&e, expbuf, sizeof(expbuf));
+	explanation(v, &e);
+	spf_buf_init(&b, r->text, sizeof(r->text));
+	/* The template's own text always fits (spf-milter.c checks its
+	 * bound against ours); the values share the rest. */
+	lit = literal_len(tmpl, n);
+	len[0] = reply_len(expbuf);
+	len[1] = reply_len(v->out.domain);
+	share_room(lit < sizeof(r->text) ? sizeof(r->text) - 1 - lit : 0,
+	    n, len, max);
+	for (t = tmpl; *t != '\0'; t++) {
+		char c[2];
+		size_t p = placeholder(t);
+
+		if (p == 6) {
+			shortened |= reply_piece(&b, expbuf, max[0]);
+			t += p - 1;
+		} else if (p == 9) {
+			shortened |= reply_piece(&b, v->out.domain, max[1]);
+			t += p - 1;
+		} else {
+			if (t[0] == '%' && t[1] == '%')
+				t++;
+			spf_buf_add(&b, c, reply_char((unsigned char)*t, c));
+		}
+	}
+	if (b.overflow) {	/* only a template beyond our bound */
+		spf_buf_truncate(&b, 0);
+		shortened = 1;
+	}
+	return shortened;
+}

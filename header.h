@@ -72,15 +72,30 @@ int hdr_authserv_id(const char *value, char *buf, size_t size);
 
 /* ------------------------------------------------------------ SMTP replies */
 
-/* Longest reply text we hand to the MTA (RFC 5321 4.5.3.1.5 allows 512
- * octets for the whole line; code, enhanced code and CRLF take the rest). */
-#define HDR_REPLY_TEXT_MAX	400
+/* Room for a reply text, NUL included.  RFC 5321 4.5.3.1.5 allows 512
+ * octets for the whole line: "550 5.7.23 " with the longest status code
+ * and CRLF leave 494 for the text, where our "%%" counts once. */
+#define HDR_REPLY_TEXT_MAX	480
+
+/* A reply as smfi_setreply() takes it. */
+struct hdr_reply {
+	char code[4];			/* "550" */
+	char status[12];		/* "5.7.23", same class as code */
+	char text[HDR_REPLY_TEXT_MAX];	/* printable ASCII, '%' doubled */
+};
 
 /*
- * Text for smfi_setreply: printable ASCII only (others become '?'), no
- * CR/LF, every '%' doubled (libmilter and Postfix treat it as a format
- * character), capped below SIZE and below HDR_REPLY_TEXT_MAX.
+ * The one place an SMTP reply is built: the reply for V's result from
+ * the configured CODE, STATUS and template TMPL (spf-milter.conf(5):
+ * %{exp} the explanation of a fail, %{domain} the domain verified, %% a
+ * percent sign).  The enhanced status code is forced into the class of
+ * the reply code.  Values from the sender or its DNS are cleaned
+ * (printable ASCII, '%' doubled, no CR/LF); a value too long for the
+ * room the template leaves is shortened and ends in "...".  The
+ * template's own text is never shortened: it must be shorter than
+ * HDR_REPLY_TEXT_MAX.  Returns 1 when a value was shortened, else 0.
  */
-void hdr_reply_clean(const char *s, char *buf, size_t size);
+int hdr_reply(struct hdr_reply *r, const char *code, const char *status,
+    const char *tmpl, const struct hdr_verdict *v);
 
 #endif

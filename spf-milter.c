@@ -517,51 +517,34 @@ verify(struct session *s, enum spf_identity identity, struct hdr_verdict *v)
 	spf_check(&req, &res, &v->out);
 }
 
-/* The SMTP reply for V's result: configured code, enhanced code and text,
- * the sender's explanation cleaned before it goes in. */
+/* The configured template always fits a reply, with room for values. */
+_Static_assert(CONF_REPLY_TEXT_MAX + 64 < HDR_REPLY_TEXT_MAX,
+    "a reply text template must leave room for its values");
+
+/* The SMTP reply for V's result, as configured (header.c builds it). */
 static sfsistat
 reply(SMFICTX *ctx, struct session *s, const struct hdr_verdict *v)
 {
-	const struct conf_reply *r = &s->conf->reply[v->out.result];
-	char exp[HDR_REPLY_TEXT_MAX], dom[HDR_REPLY_TEXT_MAX];
-	char text[SPF_EXPLANATION_MAX + 2 * INET6_ADDRSTRLEN + 300];
-	char status[sizeof(r->status)], code[sizeof(r->code)], e[1024];
-	size_t n, pct;
+	const struct conf_reply *cr = &s->conf->reply[v->out.result];
+	struct hdr_reply r;
+	char e[HDR_REPLY_TEXT_MAX * 4];
+	const char *cut;
 
-	exp[0] = '\0';
-	if (v->out.result == SPF_FAIL) {
-		if (strcmp(v->out.explanation, SPF_DEFAULT_EXPLANATION) == 0)
-			snprintf(text, sizeof(text), "%s is not a permitted "
-			    "sender for %s", v->ip, v->out.domain);
-		else
-			snprintf(text, sizeof(text), "%s", v->out.explanation);
-		hdr_reply_clean(text, exp, sizeof(exp));
-	}
-	hdr_reply_clean(v->out.domain, dom, sizeof(dom));
-	conf_reply_expand(s->conf, v->out.result, exp, dom, text, HDR_REPLY_TEXT_MAX);
-	/* A cut may leave half a "%%": drop a lone trailing '%'. */
-	n = strlen(text);
-	for (pct = 0; pct < n && text[n - 1 - pct] == '%'; pct++)
-		;
-	if (pct % 2)
-		text[n - 1] = '\0';
-	snprintf(code, sizeof(code), "%s", r->code);
-	snprintf(status, sizeof(status), "%s", r->status);
-	/* Postfix ignores a reply whose classes differ: never send one. */
-	if (status[0] != code[0])
-		status[0] = code[0];
+	cut = hdr_reply(&r, cr->code, cr->status, cr->text, v) ?
+	    " (a value shortened to fit)" : "";
 	if (s->conf->dry_run) {
-		logmsg(LOG_INFO, "%s: client=%s dry run: would reply %s %s %s",
-		    queue_id(ctx), s->ipstr, code, status,
-		    hdr_esc(text, e, sizeof(e)));
+		logmsg(LOG_INFO, "%s: client=%s dry run: would reply %s %s %s%s",
+		    queue_id(ctx), s->ipstr, r.code, r.status,
+		    hdr_esc(r.text, e, sizeof(e)), cut);
 		return SMFIS_CONTINUE;
 	}
-	logmsg(LOG_INFO, "%s: client=%s reply %s %s %s", queue_id(ctx),
-	    s->ipstr, code, status, hdr_esc(text, e, sizeof(e)));
-	if (smfi_setreply(ctx, code, status, text[0] ? text : NULL) != MI_SUCCESS)
+	logmsg(LOG_INFO, "%s: client=%s reply %s %s %s%s", queue_id(ctx),
+	    s->ipstr, r.code, r.status, hdr_esc(r.text, e, sizeof(e)), cut);
+	if (smfi_setreply(ctx, r.code, r.status,
+	    r.text[0] != '\0' ? r.text : NULL) != MI_SUCCESS)
 		logmsg(LOG_WARNING, "%s: the MTA refused the reply %s %s %s",
-		    s->ipstr, code, status, hdr_esc(text, e, sizeof(e)));
-	return code[0] == '4' ? SMFIS_TEMPFAIL : SMFIS_REJECT;
+		    s->ipstr, r.code, r.status, hdr_esc(r.text, e, sizeof(e)));
+	return r.code[0] == '4' ? SMFIS_TEMPFAIL : SMFIS_REJECT;
 }
 
 static void

@@ -416,27 +416,6 @@ test_reply_text_errors(void **state)
 	conf_free(expect_ok(text));
 }
 
-static void
-test_reply_expand(void **state)
-{
-	struct conf *c;
-	char buf[100];
-	size_t n;
-
-	(void)state;
-	c = expect_ok("fail_reply_text = %{domain}: %{exp} (100%%)\n");
-	n = conf_reply_expand(c, SPF_FAIL, "see http://x/", "example.org",
-	    buf, sizeof buf);
-	assert_string_equal(buf, "example.org: see http://x/ (100%%)");
-	assert_int_equal(n, strlen(buf));
-	n = conf_reply_expand(c, SPF_FAIL, NULL, NULL, buf, sizeof buf);
-	assert_string_equal(buf, ":  (100%%)");
-	n = conf_reply_expand(c, SPF_FAIL, "abcdefghij", "d", buf, 8);
-	assert_string_equal(buf, "d: abcd");
-	assert_int_equal(n, strlen("d: abcdefghij (100%%)"));
-	conf_free(c);
-}
-
 /* ------------------------------------------------ headers and identity */
 
 static void
@@ -908,7 +887,6 @@ main(void)
 		cmocka_unit_test(test_replies),
 		cmocka_unit_test(test_reply_class),
 		cmocka_unit_test(test_reply_text_errors),
-		cmocka_unit_test(test_reply_expand),
 		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_hostname),
 		cmocka_unit_test(test_networks),

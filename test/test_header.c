@@ -27,20 +27,108 @@ test_esc(void **state)
 	assert_string_equal(buf + strlen(buf) - 3, "...");
 }
 
-static void
-test_reply_clean(void **state)
+/* A verdict of RESULT for DOMAIN with explanation EXP. */
+static struct hdr_verdict
+verdict(enum spf_result result, const char *domain, const char *exp)
 {
-	char buf[HDR_REPLY_TEXT_MAX + 16];
-	char big[2000];
+	struct hdr_verdict v;
+
+	memset(&v, 0, sizeof(v));
+	v.identity = SPF_ID_MAILFROM;
+	v.ip = "192.0.2.1";
+	v.helo = "helo.example";
+	v.sender = "a@example.org";
+	v.out.result = result;
+	snprintf(v.out.domain, sizeof(v.out.domain), "%s", domain);
+	snprintf(v.out.explanation, sizeof(v.out.explanation), "%s", exp);
+	return v;
+}
+
+/* Every reply text is safe for smfi_setreply and Postfix: printable
+ * ASCII, '%' only in pairs, short enough for one SMTP line. */
+static void
+assert_safe_reply(const struct hdr_reply *r)
+{
+	const char *p;
+	size_t run = 0;
+
+	assert_true(strlen(r->text) < HDR_REPLY_TEXT_MAX);
+	assert_true(strlen(r->code) + 1 + strlen(r->status) + 1 +
+	    strlen(r->text) + 2 <= 512);
+	assert_int_equal(r->status[0], r->code[0]);
+	for (p = r->text; ; p++) {
+		if (*p == '%') {
+			run++;
+			continue;
+		}
+		assert_int_equal(run % 2, 0);
+		run = 0;
+		if (*p == '\0')
+			break;
+		assert_true((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f);
+	}
+}
+
+static void
+test_reply(void **state)
+{
+	struct hdr_verdict v;
+	struct hdr_reply r;
+	char big[2000], tmpl[460];
 
 	(void)state;
-	hdr_reply_clean("100% a\r\nb\x01\xc3\xbc", buf, sizeof(buf));
-	assert_string_equal(buf, "100%% a??b???");
+	/* the template filled in; "%%" of the template stays "%%" */
+	v = verdict(SPF_FAIL, "example.org", "see http://x/");
+	assert_int_equal(hdr_reply(&r, "550", "5.7.23",
+	    "%{domain}: %{exp} (100%%)", &v), 0);
+	assert_string_equal(r.code, "550");
+	assert_string_equal(r.status, "5.7.23");
+	assert_string_equal(r.text, "example.org: see http://x/ (100%%)");
+	assert_safe_reply(&r);
+	/* the default explanation names the client and the domain */
+	v = verdict(SPF_FAIL, "example.org", SPF_DEFAULT_EXPLANATION);
+	hdr_reply(&r, "550", "5.7.23", "SPF validation failed: %{exp}", &v);
+	assert_string_equal(r.text, "SPF validation failed: 192.0.2.1 is not "
+	    "a permitted sender for example.org");
+	/* %{exp} is empty for any other result */
+	v = verdict(SPF_SOFTFAIL, "example.org", "");
+	hdr_reply(&r, "550", "5.7.23", "[%{exp}] %{domain}", &v);
+	assert_string_equal(r.text, "[] example.org");
+	/* the sender's bytes: '%' doubled, CR/LF and 8-bit as '?' */
+	v = verdict(SPF_FAIL, "example.org", "100% a\r\nb\x01\xc3\xbc");
+	hdr_reply(&r, "550", "5.7.23", "%{exp}", &v);
+	assert_string_equal(r.text, "100%% a??b???");
+	assert_safe_reply(&r);
+	/* classes forced to agree, whatever was asked */
+	hdr_reply(&r, "451", "5.7.24", "x", &v);
+	assert_string_equal(r.status, "4.7.24");
+	/* a long explanation is shortened, marked, never cut in a "%%" */
 	memset(big, '%', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	hdr_reply_clean(big, buf, sizeof(buf));
-	assert_true(strlen(buf) < HDR_REPLY_TEXT_MAX);
-	assert_int_equal(strlen(buf) % 2, 0);
+	v = verdict(SPF_FAIL, "example.org", big);
+	assert_int_equal(hdr_reply(&r, "550", "5.7.23", "%{exp} [%{domain}]",
+	    &v), 1);
+	assert_safe_reply(&r);
+	assert_non_null(strstr(r.text, "%%... [example.org]"));
+	/* the template's own text stays whole; the explanation gives way
+	 * first, the domain only when even "..." leaves too little */
+	memset(tmpl, 'x', 400);
+	strcpy(tmpl + 400, "%{exp}%{domain}");
+	memset(big, 'e', sizeof(big) - 1);
+	v = verdict(SPF_FAIL, "example.org", big);
+	assert_int_equal(hdr_reply(&r, "550", "5.7.23", tmpl, &v), 1);
+	assert_safe_reply(&r);
+	assert_memory_equal(r.text, tmpl, 400);
+	assert_string_equal(r.text + strlen(r.text) - 15, "e...example.org");
+	memset(big, 'd', 300);
+	big[300] = '\0';
+	v = verdict(SPF_FAIL, big, "why");
+	assert_int_equal(hdr_reply(&r, "550", "5.7.23", tmpl, &v), 1);
+	assert_safe_reply(&r);
+	assert_memory_equal(r.text + 400, "whyddd", 6);
+	assert_string_equal(r.text + strlen(r.text) - 4, "d...");
+	assert_int_equal(strlen(r.text), HDR_REPLY_TEXT_MAX - 1);
+	assert_int_equal(strlen(r.text), HDR_REPLY_TEXT_MAX - 1);
 }
 
 /* The Received-SPF value for a pass of SENDER from HELO. */
@@ -226,7 +314,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_esc),
-		cmocka_unit_test(test_reply_clean),
+		cmocka_unit_test(test_reply),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_authserv_id),
 		cmocka_unit_test(test_received_spf),

@@ -15,7 +15,8 @@ local function safe_reply(r)
 			return false
 		end
 	end
-	return #r <= 420
+	-- RFC 5321 4.5.3.1.5: 512 octets with CRLF, where "%%" is one
+	return #r <= 510
 end
 
 -- A header value is safe: printable ASCII, folds only as "\n\t", and

@@ -11,13 +11,10 @@
  */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "header.h"
-
-/* Longest cleaned value of sender data we copy into a header field: room
- * for a full address, not for a flood. */
-#define VALUE_MAX	320
 
 /* ============================================================= log lines */
 
@@ -53,7 +50,96 @@ hdr_esc(const char *s, char *buf, size_t len)
 	return hdr_esc_keep(s, buf, len, "");
 }
 
-/* ========================================================= text cleaning */
+/* ========================================================= header fields */
+
+/*
+ * A field value is built on a struct spf_buf sized for its inputs, word
+ * by word: words are separated by a space or, when the line would grow
+ * past HDR_FOLD_COL, by a fold ("\n\t": the MTA adds the CR).  Nothing
+ * is dropped: every pair is written whole.  The one thing shortened is
+ * the sender or HELO name inside the comment, which is text for people
+ * (the pairs carry the values); a quoted value longer than a line (only
+ * an address or HELO name far beyond RFC 5321's limits can be) is folded
+ * inside its quotes.
+ */
+
+/* RFC 5321 4.5.3.1: 255 octets for a domain, 256 for a path.  Longer is
+ * shown in the comment cut to this, ending in "...". */
+#define COMMENT_VALUE_MAX	256
+/* Longest run of a quoted value on one line before it is folded: with the
+ * key before it, well under RFC 5322's 998. */
+#define QUOTED_RUN_MAX		900
+/* Longest value written bare (dot-atom or token): longer ones are quoted,
+ * so that they can be folded. */
+#define BARE_MAX		255
+
+struct field {
+	struct spf_buf b;
+	char *mem;
+	size_t col;		/* column of the next byte on this line */
+};
+
+/* Room for a field whose inputs have TOTAL bytes: each input byte takes
+ * at most two (a quoted-pair), folds and our own words take the rest. */
+static int
+field_init(struct field *f, const char *name, size_t total)
+{
+	size_t size = 1024 + 3 * total;
+
+	if ((f->mem = malloc(size)) == NULL)
+		return -1;
+	spf_buf_init(&f->b, f->mem, size);
+	f->col = strlen(name) + 2;	/* "Name: " */
+	return 0;
+}
+
+/* The finished value, or NULL (freed) when a piece did not fit: the
+ * sizing above makes that a bug, and a field with a piece missing is
+ * never handed out. */
+static char *
+field_done(struct field *f)
+{
+	if (f->b.overflow) {
+		free(f->mem);
+		return NULL;
+	}
+	return f->mem;
+}
+
+static void
+field_add(struct field *f, const char *s, size_t len)
+{
+	spf_buf_add(&f->b, s, len);
+	f->col += len;
+}
+
+static void
+field_fold(struct field *f)
+{
+	spf_buf_add(&f->b, "\n\t", 2);
+	f->col = 8;
+}
+
+/* Before a word of LEN bytes: a space, or a fold when the line would grow
+ * past HDR_FOLD_COL; nothing before the first word. */
+static void
+field_sep(struct field *f, size_t len)
+{
+	if (f->b.len == 0)
+		return;
+	if (f->col + 1 + len > HDR_FOLD_COL)
+		field_fold(f);
+	else
+		field_add(f, " ", 1);
+}
+
+/* A word of our own (no cleaning needed). */
+static void
+field_word(struct field *f, const char *w)
+{
+	field_sep(f, strlen(w));
+	field_add(f, w, strlen(w));
+}
 
 static int
 is_atext(int c)
@@ -85,38 +171,6 @@ is_dot_atom(const char *s)
 	return !prev_dot;
 }
 
-/*
- * A quoted-string of RFC 5322 holding S: '"' and '\' escaped, anything
- * that is not printable ASCII replaced by '?', capped at VALUE_MAX input
- * bytes.  No CR/LF can survive, so no header line can be started.
- */
-static void
-quote_value(const char *s, char *buf, size_t len)
-{
-	size_t o = 0, n = 0;
-
-	buf[o++] = '"';
-	for (; *s != '\0' && n < VALUE_MAX && o + 4 < len; s++, n++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			buf[o++] = '\\';
-		buf[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-}
-
-/* A header value for S: as it is when it is a dot-atom, else quoted. */
-static void
-header_value(const char *s, char *buf, size_t len)
-{
-	if (is_dot_atom(s) && strlen(s) < VALUE_MAX && strlen(s) < len)
-		snprintf(buf, len, "%s", s);
-	else
-		quote_value(s, buf, len);
-}
-
 /* A token of RFC 2045, what RFC 8601 allows unquoted as a value. */
 static int
 is_token(const char *s)
@@ -138,229 +192,321 @@ is_plain_domain(const char *s)
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == strlen(s);
 }
 
-/* An RFC 8601 value: a token as it is, else quoted. */
-static void
-token_value(const char *s, char *buf, size_t len)
+/* Length of S as the inside of a quoted-string (quote_inside()). */
+static size_t
+quoted_len(const char *s)
 {
-	if (is_token(s) && strlen(s) < VALUE_MAX && strlen(s) < len)
-		snprintf(buf, len, "%s", s);
-	else
-		quote_value(s, buf, len);
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += (*s == '"' || *s == '\\') ? 2 : 1;
+	return n;
 }
 
 /*
- * An address for RFC 8601 smtp.mailfrom: local-part@domain as it is when
- * the local part is a dot-atom and the domain a plain domain name, else
- * the whole quoted.
+ * S as a quoted-string of RFC 5322: '"' and '\' as quoted-pairs, anything
+ * not printable ASCII as '?', so no CR/LF survives and no header line can
+ * be started.  A value longer than QUOTED_RUN_MAX is folded inside the
+ * quotes (RFC 5322 3.2.4 allows FWS there).
  */
 static void
-address_value(const char *s, char *buf, size_t len)
+field_quoted(struct field *f, const char *s)
 {
-	char local[VALUE_MAX + 1];
-	const char *at = strrchr(s, '@');
-	size_t ll;
+	size_t run = 0;
 
-	if (at != NULL && strlen(s) < VALUE_MAX && strlen(s) < len) {
-		ll = (size_t)(at - s);
-		memcpy(local, s, ll);
-		local[ll] = '\0';
-		if (is_dot_atom(local) && is_plain_domain(at + 1)) {
-			snprintf(buf, len, "%s", s);
-			return;
-		}
-	}
-	quote_value(s, buf, len);
-}
-
-/* Text inside a header comment: '(' ')' '\' as quoted-pairs, anything not
- * printable ASCII as '?', capped. */
-static void
-comment_text(const char *s, char *buf, size_t len)
-{
-	size_t o = 0, n = 0;
-
-	for (; *s != '\0' && n < VALUE_MAX && o + 3 < len; s++, n++) {
+	field_add(f, "\"", 1);
+	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
+		char out[2];
+		size_t n = 0;
 
-		if (c == '(' || c == ')' || c == '\\')
-			buf[o++] = '\\';
-		buf[o++] = (c > 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	buf[o] = '\0';
-}
-
-/* ======================================================== header fields */
-
-/* A header value is built word by word; words are separated by a space
- * or, when the line would grow past HDR_FOLD_COL, by a fold ("\n\t": the
- * MTA adds CR). */
-
-static void
-hb_init(struct hdr_field *b, const char *name)
-{
-	b->s[0] = '\0';
-	b->len = 0;
-	b->col = strlen(name) + 2;
-}
-
-/* Append W; SEP says whether a space (or fold) goes before it.  A value
- * that does not fit is cut at a word: the field stays well-formed. */
-static void
-hb_word(struct hdr_field *b, const char *w, int sep)
-{
-	size_t wl = strlen(w);
-
-	if (b->len + wl + 3 >= sizeof(b->s))
-		return;
-	if (sep && b->len > 0) {
-		if (b->col + 1 + wl > HDR_FOLD_COL) {
-			memcpy(b->s + b->len, "\n\t", 2);
-			b->len += 2;
-			b->col = 8;
-		} else {
-			b->s[b->len++] = ' ';
-			b->col++;
+		if (run >= QUOTED_RUN_MAX) {
+			field_fold(f);
+			run = 0;
 		}
+		if (c == '"' || c == '\\')
+			out[n++] = '\\';
+		out[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+		field_add(f, out, n);
+		run += n;
 	}
-	memcpy(b->s + b->len, w, wl + 1);
-	b->len += wl;
-	b->col += wl;
+	field_add(f, "\"", 1);
 }
 
-/* Append the words of TEXT (split at spaces) one by one, so a long
- * comment folds between words. */
-static void
-hb_words(struct hdr_field *b, const char *text)
+enum bare { BARE_DOT_ATOM, BARE_TOKEN, BARE_ADDRESS, BARE_NEVER };
+
+/* May S stand unquoted as KIND?  Short values only, so that a bare word
+ * always fits a line. */
+static int
+bare_ok(const char *s, enum bare kind)
 {
-	char w[HDR_FIELD_MAX];
+	const char *at;
+	size_t i;
+
+	if (strlen(s) > BARE_MAX)
+		return 0;
+	switch (kind) {
+	case BARE_DOT_ATOM:
+		return is_dot_atom(s);
+	case BARE_TOKEN:
+		return is_token(s);
+	case BARE_ADDRESS:
+		/* local-part@domain with a dot-atom local part and a plain
+		 * domain name (RFC 8601 pvalue) */
+		if ((at = strrchr(s, '@')) == NULL || !is_plain_domain(at + 1))
+			return 0;
+		for (i = 0; s + i < at; i++)
+			if (s[i] == '"' || s[i] == '\\' || s[i] == '@' ||
+			    !(is_atext((unsigned char)s[i]) || s[i] == '.'))
+				return 0;
+		return at > s && s[0] != '.' && at[-1] != '.' &&
+		    strstr(s, "..") == NULL;
+	default:
+		return 0;
+	}
+}
+
+/* KEY=VALUE followed by END (";" or ""), VALUE bare when KIND allows it,
+ * else quoted; the pair starts a new line when it would not fit this one. */
+static void
+field_pair(struct field *f, const char *key, const char *value,
+    enum bare kind, const char *end)
+{
+	size_t klen = strlen(key) + 1, elen = strlen(end);
+
+	if (bare_ok(value, kind)) {
+		field_sep(f, klen + strlen(value) + elen);
+		field_add(f, key, klen - 1);
+		field_add(f, "=", 1);
+		field_add(f, value, strlen(value));
+	} else {
+		field_sep(f, klen + quoted_len(value) + 2 + elen);
+		field_add(f, key, klen - 1);
+		field_add(f, "=", 1);
+		field_quoted(f, value);
+	}
+	field_add(f, end, elen);
+}
+
+/* A word of a comment: '(' ')' '\' as quoted-pairs, anything not
+ * printable ASCII (and the space) as '?'; longer than COMMENT_VALUE_MAX
+ * it is cut there and ends in "...". */
+static void
+field_comment_word(struct field *f, const char *pre, const char *w,
+    const char *post)
+{
+	size_t n = 0, len = strlen(pre) + strlen(post);
+	const char *s;
+
+	for (s = w; *s != '\0' && (size_t)(s - w) < COMMENT_VALUE_MAX; s++)
+		n += (*s == '(' || *s == ')' || *s == '\\') ? 2 : 1;
+	field_sep(f, len + n + (*s != '\0' ? 3 : 0));
+	field_add(f, pre, strlen(pre));
+	for (s = w; *s != '\0' && (size_t)(s - w) < COMMENT_VALUE_MAX; s++) {
+		unsigned char c = (unsigned char)*s;
+		char out[2];
+
+		n = 0;
+		if (c == '(' || c == ')' || c == '\\')
+			out[n++] = '\\';
+		out[n++] = (c > 0x20 && c < 0x7f) ? (char)c : '?';
+		field_add(f, out, n);
+	}
+	if (*s != '\0')
+		field_add(f, "...", 3);
+	field_add(f, post, strlen(post));
+}
+
+/* The words of TEXT, ours, split at spaces. */
+static void
+field_words(struct field *f, const char *text)
+{
 	const char *p = text;
+	size_t n;
 
 	while (*p != '\0') {
-		size_t n = strcspn(p, " ");
-
-		if (n > 0 && n < sizeof(w)) {
-			memcpy(w, p, n);
-			w[n] = '\0';
-			hb_word(b, w, 1);
-		}
+		n = strcspn(p, " ");
+		field_sep(f, n);
+		field_add(f, p, n);
 		p += n;
 		p += strspn(p, " ");
 	}
 }
 
-static void
-hb_pair(struct hdr_field *b, const char *key, const char *value)
+static size_t
+slen(const char *s)
 {
-	char w[HDR_FIELD_MAX];
-
-	snprintf(w, sizeof(w), "%s=%s;", key, value);
-	hb_word(b, w, 1);
+	return s != NULL ? strlen(s) : 0;
 }
 
-/* The comment of Received-SPF (RFC 7208 9.1): who said what about whom. */
-static void
-received_comment(const struct hdr_verdict *v, const char *receiver,
-    char *buf, size_t len)
+/*
+ * The mailbox V's identity stands for (RFC 7208 2.4), whole: the MAIL
+ * FROM address, or postmaster@HELO for the null sender and for the HELO
+ * identity.  In memory of its own (free() it); NULL when out of memory.
+ */
+static char *
+mailbox(const struct hdr_verdict *v)
 {
-	char who[VALUE_MAX * 2 + 2], rcv[VALUE_MAX * 2 + 2];
-	const char *ip = v->ip;
+	const char *helo = v->helo != NULL ? v->helo : "";
+	char *m;
 
-	comment_text(v->identity == SPF_ID_HELO ? (v->helo ? v->helo : "")
-	    : v->out.sender, who, sizeof(who));
-	comment_text(receiver, rcv, sizeof(rcv));
+	if (v->identity == SPF_ID_MAILFROM && v->sender != NULL &&
+	    v->sender[0] != '\0')
+		return strdup(v->sender);
+	if ((m = malloc(sizeof("postmaster@") + strlen(helo))) != NULL)
+		sprintf(m, "postmaster@%s", helo);
+	return m;
+}
+
+/* The comment of Received-SPF (RFC 7208 9.1): who said what about whom.
+ * The words around WHO and IP are ours. */
+static void
+received_comment(struct field *f, const struct hdr_verdict *v,
+    const char *receiver, const char *mbox)
+{
+	const char *who = v->identity == SPF_ID_HELO ?
+	    (v->helo ? v->helo : "") : mbox;
+	const char *ip = v->ip != NULL ? v->ip : "";
+	const char *before, *after;
+
+	field_comment_word(f, "(", receiver, ":");
 	switch (v->out.result) {
 	case SPF_PASS:
-		snprintf(buf, len, "(%s: domain of %s designates %s as "
-		    "permitted sender)", rcv, who, ip);
+		before = "domain of";
+		after = "designates";
 		break;
 	case SPF_FAIL:
-		snprintf(buf, len, "(%s: domain of %s does not designate %s as "
-		    "permitted sender)", rcv, who, ip);
+		before = "domain of";
+		after = "does not designate";
 		break;
 	case SPF_SOFTFAIL:
-		snprintf(buf, len, "(%s: domain of transitioning %s does not "
-		    "designate %s as permitted sender)", rcv, who, ip);
+		before = "domain of transitioning";
+		after = "does not designate";
 		break;
 	case SPF_NEUTRAL:
-		snprintf(buf, len, "(%s: %s is neither permitted nor denied by "
-		    "domain of %s)", rcv, ip, who);
-		break;
+		field_comment_word(f, "", ip, "");
+		field_words(f, "is neither permitted nor denied by domain of");
+		field_comment_word(f, "", who, ")");
+		return;
 	case SPF_TEMPERROR:
-		snprintf(buf, len, "(%s: error in processing during lookup of "
-		    "%s)", rcv, who);
-		break;
+		field_words(f, "error in processing during lookup of");
+		field_comment_word(f, "", who, ")");
+		return;
 	case SPF_PERMERROR:
-		snprintf(buf, len, "(%s: domain of %s has an invalid SPF "
-		    "record)", rcv, who);
-		break;
+		field_words(f, "domain of");
+		field_comment_word(f, "", who, "");
+		field_words(f, "has an invalid SPF record)");
+		return;
 	default:
-		snprintf(buf, len, "(%s: domain of %s does not designate "
-		    "permitted sender hosts)", rcv, who);
-		break;
+		field_words(f, "domain of");
+		field_comment_word(f, "", who, "");
+		field_words(f, "does not designate permitted sender hosts)");
+		return;
 	}
+	field_words(f, before);
+	field_comment_word(f, "", who, "");
+	field_words(f, after);
+	field_comment_word(f, "", ip, "");
+	field_words(f, "as permitted sender)");
 }
 
-/* The value of a Received-SPF field (RFC 7208 9.1) for V. */
-void
-hdr_received_spf(const struct hdr_verdict *v, const char *receiver,
-    struct hdr_field *b)
-{
-	char comment[HDR_FIELD_MAX], val[VALUE_MAX * 2 + 4];
+/* One key=value pair of a field. */
+struct pair {
+	const char *key;
+	const char *value;
+	enum bare kind;
+};
 
-	hb_init(b, "Received-SPF");
-	hb_word(b, spf_result_name(v->out.result), 0);
-	received_comment(v, receiver, comment, sizeof(comment));
-	hb_words(b, comment);
-	header_value(receiver, val, sizeof(val));
-	hb_pair(b, "receiver", val);
-	header_value(v->ip, val, sizeof(val));
-	hb_pair(b, "client-ip", val);
-	quote_value(v->out.sender, val, sizeof(val));
-	hb_pair(b, "envelope-from", val);
-	if (v->helo != NULL && v->helo[0] != '\0') {
-		header_value(v->helo, val, sizeof(val));
-		hb_pair(b, "helo", val);
-	}
-	hb_pair(b, "identity", v->identity == SPF_ID_HELO ? "helo" : "mailfrom");
-	if (v->out.problem[0] != '\0') {
-		quote_value(v->out.problem, val, sizeof(val));
-		hb_pair(b, "problem", val);
-	} else if (v->out.mechanism[0] != '\0') {
-		header_value(v->out.mechanism, val, sizeof(val));
-		hb_pair(b, "mechanism", val);
-	}
-	/* The last pair's ';' is optional; drop it for a tidy field. */
-	if (b->len > 0 && b->s[b->len - 1] == ';')
-		b->s[--b->len] = '\0';
+/* PAIRS separated by ';' (the last one's is optional, RFC 7208 9.1). */
+static void
+field_pairs(struct field *f, const struct pair *pairs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		field_pair(f, pairs[i].key, pairs[i].value, pairs[i].kind,
+		    i + 1 < n ? ";" : "");
 }
 
-/* The value of an Authentication-Results field (RFC 8601) recording the
- * N verdicts in V. */
-void
-hdr_auth_results(const struct hdr_verdict *v, int n, const char *authserv_id,
-    struct hdr_field *b)
+char *
+hdr_received_spf(const struct hdr_verdict *v, const char *receiver)
 {
-	char val[VALUE_MAX * 2 + 4], w[VALUE_MAX * 2 + 32];
-	int i;
+	struct field f;
+	struct pair p[6];
+	size_t n = 0;
+	char *mbox;
 
-	hb_init(b, "Authentication-Results");
-	token_value(authserv_id, val, sizeof(val));
-	snprintf(w, sizeof(w), "%s;", val);
-	hb_word(b, w, 0);
+	if ((mbox = mailbox(v)) == NULL)
+		return NULL;
+	if (field_init(&f, "Received-SPF", 2 * slen(receiver) + slen(v->ip) +
+	    2 * strlen(mbox) + 2 * slen(v->helo) + sizeof(v->out.problem) +
+	    sizeof(v->out.mechanism)) != 0) {
+		free(mbox);
+		return NULL;
+	}
+	field_word(&f, spf_result_name(v->out.result));
+	received_comment(&f, v, receiver, mbox);
+	p[n++] = (struct pair){ "receiver", receiver, BARE_DOT_ATOM };
+	p[n++] = (struct pair){ "client-ip", v->ip ? v->ip : "",
+	    BARE_DOT_ATOM };
+	p[n++] = (struct pair){ "envelope-from", mbox, BARE_NEVER };
+	if (v->helo != NULL && v->helo[0] != '\0')
+		p[n++] = (struct pair){ "helo", v->helo, BARE_DOT_ATOM };
+	p[n++] = (struct pair){ "identity", v->identity == SPF_ID_HELO ?
+	    "helo" : "mailfrom", BARE_DOT_ATOM };
+	if (v->out.problem[0] != '\0')
+		p[n++] = (struct pair){ "problem", v->out.problem, BARE_NEVER };
+	else if (v->out.mechanism[0] != '\0')
+		p[n++] = (struct pair){ "mechanism", v->out.mechanism,
+		    BARE_DOT_ATOM };
+	field_pairs(&f, p, n);
+	free(mbox);
+	return field_done(&f);
+}
+
+char *
+hdr_auth_results(const struct hdr_verdict *v, int n, const char *authserv_id)
+{
+	struct field f;
+	size_t total = slen(authserv_id);
+	char *mbox[2] = { NULL, NULL };
+	int i, ok = 1;
+
+	if (n < 0 || n > 2)
+		return NULL;
 	for (i = 0; i < n; i++) {
-		snprintf(w, sizeof(w), "spf=%s", spf_result_name(v[i].out.result));
-		hb_word(b, w, 1);
-		if (v[i].identity == SPF_ID_HELO) {
-			token_value(v[i].helo ? v[i].helo : "", val, sizeof(val));
-			snprintf(w, sizeof(w), "smtp.helo=%s%s", val,
-			    i + 1 < n ? ";" : "");
-		} else {
-			address_value(v[i].out.sender, val, sizeof(val));
-			snprintf(w, sizeof(w), "smtp.mailfrom=%s%s", val,
-			    i + 1 < n ? ";" : "");
-		}
-		hb_word(b, w, 1);
+		if ((mbox[i] = mailbox(&v[i])) == NULL)
+			ok = 0;
+		total += slen(v[i].helo) + slen(mbox[i]);
 	}
+	if (!ok || field_init(&f, "Authentication-Results", total) != 0) {
+		free(mbox[0]);
+		free(mbox[1]);
+		return NULL;
+	}
+	if (bare_ok(authserv_id, BARE_TOKEN))
+		field_add(&f, authserv_id, strlen(authserv_id));
+	else
+		field_quoted(&f, authserv_id);
+	field_add(&f, ";", 1);
+	for (i = 0; i < n; i++) {
+		const char *r = spf_result_name(v[i].out.result);
+		struct pair p;
+
+		field_sep(&f, 4 + strlen(r));
+		field_add(&f, "spf=", 4);
+		field_add(&f, r, strlen(r));
+		if (v[i].identity == SPF_ID_HELO)
+			p = (struct pair){ "smtp.helo", v[i].helo ?
+			    v[i].helo : "", BARE_TOKEN };
+		else
+			p = (struct pair){ "smtp.mailfrom", mbox[i],
+			    BARE_ADDRESS };
+		field_pair(&f, p.key, p.value, p.kind, i + 1 < n ? ";" : "");
+	}
+	free(mbox[0]);
+	free(mbox[1]);
+	return field_done(&f);
 }
 
 /*

@@ -41,26 +41,24 @@ const char *hdr_esc_keep(const char *s, char *buf, size_t size,
 
 /* ---------------------------------------------------------- header fields */
 
-/* Longest value we build, and the column we fold at. */
-#define HDR_FIELD_MAX	2048
+/* The column a field is folded at, where its words allow. */
 #define HDR_FOLD_COL	76
 
-/* A header field value: folded with "\n\t" (the MTA adds the CR). */
-struct hdr_field {
-	char s[HDR_FIELD_MAX];
-	size_t len;
-	size_t col;
-};
+/*
+ * Header field values, folded with "\n\t" (the MTA adds the CR), in
+ * memory of their own (free() it), or NULL when out of memory.  Every
+ * pair is written whole; see header.c for what is quoted, cleaned and
+ * shortened.
+ */
 
 /* The value of a Received-SPF field (RFC 7208 9.1) for V, written by
  * RECEIVER. */
-void hdr_received_spf(const struct hdr_verdict *v, const char *receiver,
-    struct hdr_field *f);
+char *hdr_received_spf(const struct hdr_verdict *v, const char *receiver);
 
 /* The value of an Authentication-Results field (RFC 8601) recording the
  * N verdicts in V under AUTHSERV_ID. */
-void hdr_auth_results(const struct hdr_verdict *v, int n,
-    const char *authserv_id, struct hdr_field *f);
+char *hdr_auth_results(const struct hdr_verdict *v, int n,
+    const char *authserv_id);
 
 /*
  * The authserv-id an incoming Authentication-Results value starts with

@@ -49,8 +49,7 @@
 #define SPF_MILTER_CONF "/etc/spf-milter.conf"
 #endif
 
-/* Longest HELO name we keep, and the room for sender data in a log
- * line: a full address, not a flood. */
+/* Room for sender data in a log line: a full address, not a flood. */
 #define VALUE_MAX	320
 /* Incoming Authentication-Results we remember for deletion.  The MTA's
  * header size limit keeps real messages far below; one that goes beyond
@@ -440,7 +439,6 @@ static sfsistat
 cb_helo(SMFICTX *ctx, char *name)
 {
 	struct session *s = smfi_getpriv(ctx);
-	size_t len;
 
 	if (s == NULL)
 		return SMFIS_CONTINUE;
@@ -450,11 +448,10 @@ cb_helo(SMFICTX *ctx, char *name)
 	if (s->helo != NULL && strcmp(s->helo, name) == 0)
 		return noreply(s, SMFIP_NR_HELO);
 	free(s->helo);
-	len = strlen(name);
-	/* An overlong name is no domain; keep enough of it to report. */
-	s->helo = strndup(name, len > VALUE_MAX ? VALUE_MAX : len);
-	s->helo_valid = s->helo != NULL && len <= VALUE_MAX &&
-	    spf_valid_domain(s->helo);
+	/* Kept whole, whatever its length (the MTA bounds it): a header
+	 * field records it as it came. */
+	s->helo = strdup(name);
+	s->helo_valid = s->helo != NULL && spf_valid_domain(s->helo);
 	s->helo_done = 0;
 	return noreply(s, SMFIP_NR_HELO);
 }
@@ -706,14 +703,21 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 	return noreply(s, SMFIP_NR_HDR);
 }
 
+/* Insert field NAME with VALUE (from header.c, freed here) on top. */
 static void
-insert_header(SMFICTX *ctx, const char *name, const struct hdr_field *b)
+insert_header(SMFICTX *ctx, const char *name, char *value)
 {
-	char e[HDR_FIELD_MAX * 4];
+	char e[1024];
 
-	if (smfi_insheader(ctx, 0, (char *)name, (char *)b->s) != MI_SUCCESS)
+	if (value == NULL) {
+		logmsg(LOG_ERR, "%s: out of memory: no %s field", queue_id(ctx),
+		    name);
+		return;
+	}
+	if (smfi_insheader(ctx, 0, (char *)name, value) != MI_SUCCESS)
 		logmsg(LOG_WARNING, "%s: cannot insert %s: %s", queue_id(ctx),
-		    name, hdr_esc(b->s, e, sizeof(e)));
+		    name, hdr_esc(value, e, sizeof(e)));
+	free(value);
 }
 
 /* The header fields of the configured kinds, configured order top-down. */
@@ -723,7 +727,6 @@ add_headers(SMFICTX *ctx, struct session *s)
 	const struct conf *c = s->conf;
 	const struct hdr_verdict *list[2];
 	struct hdr_verdict ar[2];
-	struct hdr_field b;
 	size_t k;
 	int n = 0, i;
 
@@ -737,12 +740,12 @@ add_headers(SMFICTX *ctx, struct session *s)
 		if (c->header[k] == CONF_HEADER_AUTHENTICATION_RESULTS) {
 			for (i = 0; i < n; i++)
 				ar[i] = *list[i];
-			hdr_auth_results(ar, n, c->authserv_id, &b);
-			insert_header(ctx, "Authentication-Results", &b);
+			insert_header(ctx, "Authentication-Results",
+			    hdr_auth_results(ar, n, c->authserv_id));
 		} else if (c->header[k] == CONF_HEADER_RECEIVED_SPF) {
 			for (i = n; i-- > 0;) {
-				hdr_received_spf(list[i], c->hostname, &b);
-				insert_header(ctx, "Received-SPF", &b);
+				insert_header(ctx, "Received-SPF",
+				    hdr_received_spf(list[i], c->hostname));
 			}
 		}
 	}
@@ -884,8 +887,8 @@ query(const struct conf *c, const char *ip, const char *sender,
 	struct spf_resolver res;
 	struct trace t = { NULL, 0, 0, 0 };
 	struct hdr_verdict v;
-	struct hdr_field b;
 	struct dns *d;
+	char *rspf;
 	char e[SPF_EXPLANATION_MAX * 4 + 8];
 
 	memset(&req, 0, sizeof(req));
@@ -926,8 +929,13 @@ query(const struct conf *c, const char *ip, const char *sender,
 		if (v.out.result == SPF_FAIL)
 			printf("explanation: %s\n",
 			    hdr_esc(v.out.explanation, e, sizeof(e)));
-		hdr_received_spf(&v, c->hostname, &b);
-		printf("Received-SPF: %s\n", b.s);
+		if ((rspf = hdr_received_spf(&v, c->hostname)) == NULL) {
+			fprintf(stderr, "spf-milter: -q: out of memory\n");
+			free(t.buf);
+			return SPF_MILTER_EXIT_RUNTIME;
+		}
+		printf("Received-SPF: %s\n", rspf);
+		free(rspf);
 	}
 	if (t.buf != NULL)
 		fputs(t.buf, stdout);

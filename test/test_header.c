@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -131,43 +132,66 @@ test_reply(void **state)
 	assert_int_equal(strlen(r.text), HDR_REPLY_TEXT_MAX - 1);
 }
 
-/* The Received-SPF value for a pass of SENDER from HELO. */
+/* Field values made in a test; freed by its teardown. */
+static char *made[64];
+static size_t nmade;
+
 static const char *
-rspf(const char *sender, const char *helo, struct hdr_field *f)
+keep(char *v)
+{
+	assert_non_null(v);
+	assert_true(nmade < sizeof(made) / sizeof(made[0]));
+	made[nmade++] = v;
+	return v;
+}
+
+static int
+free_made(void **state)
+{
+	(void)state;
+	while (nmade > 0)
+		free(made[--nmade]);
+	return 0;
+}
+
+/* A verdict about SENDER from HELO with RESULT. */
+static struct hdr_verdict
+about(enum spf_identity id, const char *sender, const char *helo,
+    enum spf_result result)
 {
 	struct hdr_verdict v;
 
 	memset(&v, 0, sizeof(v));
-	v.identity = SPF_ID_MAILFROM;
+	v.identity = id;
 	v.ip = "192.0.2.1";
 	v.helo = helo;
 	v.sender = sender;
-	v.out.result = SPF_PASS;
-	snprintf(v.out.sender, sizeof(v.out.sender), "%s", sender);
-	hdr_received_spf(&v, "mx.example.org", f);
-	return f->s;
+	v.out.result = result;
+	return v;
+}
+
+/* The Received-SPF value for a pass of SENDER from HELO. */
+static const char *
+rspf(const char *sender, const char *helo)
+{
+	struct hdr_verdict v = about(SPF_ID_MAILFROM, sender, helo, SPF_PASS);
+
+	return keep(hdr_received_spf(&v, "mx.example.org"));
 }
 
 /* The Authentication-Results value for a pass of SENDER under ID. */
 static const char *
-ares(const char *sender, const char *id, struct hdr_field *f)
+ares(const char *sender, const char *id)
 {
-	struct hdr_verdict v;
+	struct hdr_verdict v = about(SPF_ID_MAILFROM, sender, "helo.example",
+	    SPF_PASS);
 
-	memset(&v, 0, sizeof(v));
-	v.identity = SPF_ID_MAILFROM;
-	v.ip = "192.0.2.1";
-	v.helo = "helo.example";
-	v.sender = sender;
-	v.out.result = SPF_PASS;
-	snprintf(v.out.sender, sizeof(v.out.sender), "%s", sender);
-	hdr_auth_results(&v, 1, id, f);
-	return f->s;
+	return keep(hdr_auth_results(&v, 1, id));
 }
 
-/* NEEDLE in HAYSTACK unfolded (each "\n\t" read as one space). */
-static void
-assert_has(const char *haystack, const char *needle)
+/* HAYSTACK unfolded: each "\n\t" read as one space. */
+static const char *
+unfold(const char *haystack)
 {
 	static char u[1 << 16];
 	size_t i, o = 0;
@@ -181,57 +205,16 @@ assert_has(const char *haystack, const char *needle)
 		}
 	}
 	u[o] = '\0';
+	return u;
+}
+
+static void
+assert_has(const char *haystack, const char *needle)
+{
+	const char *u = unfold(haystack);
+
 	if (strstr(u, needle) == NULL)
 		fail_msg("\"%s\" not in \"%s\"", needle, u);
-}
-
-/* Values: a dot-atom or token as it is, anything else quoted. */
-static void
-test_values(void **state)
-{
-	struct hdr_field f;
-
-	(void)state;
-	assert_has(rspf("a@example.org", "helo.example", &f), " helo=helo.example;");
-	assert_has(rspf("a@example.org", "x; identity=helo", &f),
-	    " helo=\"x; identity=helo\";");
-	assert_has(rspf("a@example.org", "a\"b\\c\r\n", &f),
-	    " helo=\"a\\\"b\\\\c??\";");
-	assert_has(rspf("a@example.org", "a..b", &f), " helo=\"a..b\";");
-	assert_has(rspf("a@example.org", ".a", &f), " helo=\".a\";");
-	assert_has(rspf("a@example.org", "a;b", &f), " helo=\"a;b\";");
-	/* the comment: '(' ')' '\\' as quoted-pairs, controls as '?' */
-	assert_has(rspf("a(b)c\\d e", "helo.example", &f),
-	    "domain of a\\(b\\)c\\\\d?e designates");
-	assert_has(ares("user@example.org", "mx.example.org", &f),
-	    "smtp.mailfrom=user@example.org");
-	assert_has(ares("a b@example.org", "mx.example.org", &f),
-	    "smtp.mailfrom=\"a b@example.org\"");
-	assert_has(ares("noat", "mx.example.org", &f),
-	    "smtp.mailfrom=\"noat\"");
-	assert_has(ares("a=b@x=y.example", "mx.example.org", &f),
-	    "smtp.mailfrom=\"a=b@x=y.example\"");
-	assert_has(ares("a@example.org", "a=b.example", &f),
-	    "\"a=b.example\"; spf=pass");
-	assert_has(ares("a@example.org", "mx.example.org", &f),
-	    "mx.example.org; spf=pass");
-}
-
-static void
-test_authserv_id(void **state)
-{
-	char id[64];
-
-	(void)state;
-	assert_int_equal(hdr_authserv_id("mx.example.org; spf=pass", id, sizeof(id)), 0);
-	assert_string_equal(id, "mx.example.org");
-	assert_int_equal(hdr_authserv_id(" (c (nested)) \"MX.example.org\"; x", id, sizeof(id)), 0);
-	assert_string_equal(id, "MX.example.org");
-	assert_int_equal(hdr_authserv_id("mx.example.org 1; none", id, sizeof(id)), 0);
-	assert_string_equal(id, "mx.example.org");
-	assert_int_equal(hdr_authserv_id("", id, sizeof(id)), -1);
-	assert_int_equal(hdr_authserv_id("(unterminated", id, sizeof(id)), -1);
-	assert_int_equal(hdr_authserv_id("\"open", id, sizeof(id)), -1);
 }
 
 /* Every line of a built field is short, and a line break is a fold. */
@@ -253,60 +236,136 @@ assert_well_formed(const char *v)
 	}
 }
 
+/* Values: a dot-atom or token as it is, anything else quoted. */
+static void
+test_values(void **state)
+{
+	(void)state;
+	assert_has(rspf("a@example.org", "helo.example"), " helo=helo.example;");
+	assert_has(rspf("a@example.org", "x; identity=helo"),
+	    " helo=\"x; identity=helo\";");
+	assert_has(rspf("a@example.org", "a\"b\\c\r\n"),
+	    " helo=\"a\\\"b\\\\c??\";");
+	assert_has(rspf("a@example.org", "a..b"), " helo=\"a..b\";");
+	assert_has(rspf("a@example.org", ".a"), " helo=\".a\";");
+	assert_has(rspf("a@example.org", "a;b"), " helo=\"a;b\";");
+	/* the comment: '(' ')' '\\' as quoted-pairs, controls as '?' */
+	assert_has(rspf("a(b)c\\d e", "helo.example"),
+	    "domain of a\\(b\\)c\\\\d?e designates");
+	assert_has(ares("user@example.org", "mx.example.org"),
+	    "smtp.mailfrom=user@example.org");
+	assert_has(ares("a b@example.org", "mx.example.org"),
+	    "smtp.mailfrom=\"a b@example.org\"");
+	assert_has(ares("noat", "mx.example.org"), "smtp.mailfrom=\"noat\"");
+	assert_has(ares("a=b@x=y.example", "mx.example.org"),
+	    "smtp.mailfrom=\"a=b@x=y.example\"");
+	assert_has(ares("a@example.org", "a=b.example"),
+	    "\"a=b.example\"; spf=pass");
+	assert_has(ares("a@example.org", "mx.example.org"),
+	    "mx.example.org; spf=pass");
+}
+
+static void
+test_authserv_id(void **state)
+{
+	char id[64];
+
+	(void)state;
+	assert_int_equal(hdr_authserv_id("mx.example.org; spf=pass", id, sizeof(id)), 0);
+	assert_string_equal(id, "mx.example.org");
+	assert_int_equal(hdr_authserv_id(" (c (nested)) \"MX.example.org\"; x", id, sizeof(id)), 0);
+	assert_string_equal(id, "MX.example.org");
+	assert_int_equal(hdr_authserv_id("mx.example.org 1; none", id, sizeof(id)), 0);
+	assert_string_equal(id, "mx.example.org");
+	assert_int_equal(hdr_authserv_id("", id, sizeof(id)), -1);
+	assert_int_equal(hdr_authserv_id("(unterminated", id, sizeof(id)), -1);
+	assert_int_equal(hdr_authserv_id("\"open", id, sizeof(id)), -1);
+	assert_int_equal(hdr_authserv_id("0123456789", id, 8), -1);
+}
+
 static void
 test_received_spf(void **state)
 {
 	struct hdr_verdict v;
-	struct hdr_field b;
+	const char *f;
 
 	(void)state;
-	memset(&v, 0, sizeof(v));
-	v.identity = SPF_ID_MAILFROM;
-	v.ip = "192.0.2.1";
-	v.helo = "helo.example";
-	v.sender = "a@example.org";
-	v.out.result = SPF_PASS;
-	strcpy(v.out.sender, "a@example.org");
+	v = about(SPF_ID_MAILFROM, "a@example.org", "helo.example", SPF_PASS);
 	strcpy(v.out.mechanism, "ip4:192.0.2.0/24");
-	hdr_received_spf(&v, "mx.example.org", &b);
-	assert_well_formed(b.s);
-	assert_non_null(strstr(b.s, "pass (mx.example.org: domain of"));
-	assert_non_null(strstr(b.s, "envelope-from=\"a@example.org\";"));
-	assert_non_null(strstr(b.s, "mechanism=\"ip4:192.0.2.0/24\""));
-	assert_int_equal(b.s[b.len - 1], '"');
+	f = keep(hdr_received_spf(&v, "mx.example.org"));
+	assert_well_formed(f);
+	assert_has(f, "pass (mx.example.org: domain of a@example.org "
+	    "designates 192.0.2.1 as permitted sender) ");
+	assert_has(f, "envelope-from=\"a@example.org\";");
+	assert_has(f, "mechanism=\"ip4:192.0.2.0/24\"");
+	assert_int_equal(f[strlen(f) - 1], '"');
 
 	/* hostile everything: still one well-formed field */
 	v.helo = "evil\r\nX-Injected: yes; identity=helo";
-	memset(v.out.sender, 'a', sizeof(v.out.sender) - 1);
-	v.out.sender[sizeof(v.out.sender) - 1] = '\0';
 	v.out.result = SPF_PERMERROR;
 	strcpy(v.out.problem, "bad \"record\"\r\n(x)");
-	hdr_received_spf(&v, "mx.example.org", &b);
-	assert_well_formed(b.s);
-	assert_null(strstr(b.s, "\r"));
-	assert_non_null(strstr(b.s, "helo=\"evil??X-Injected: yes; identity=helo\";"));
-	assert_non_null(strstr(b.s, "problem=\"bad \\\"record\\\"?" "?(x)\""));
+	f = keep(hdr_received_spf(&v, "mx.example.org"));
+	assert_well_formed(f);
+	assert_null(strchr(f, '\r'));
+	assert_has(f, "helo=\"evil??X-Injected: yes; identity=helo\";");
+	assert_has(f, "problem=\"bad \\\"record\\\"?" "?(x)\"");
 }
 
 static void
 test_auth_results(void **state)
 {
 	struct hdr_verdict v[2];
-	struct hdr_field b;
+	const char *f;
 
 	(void)state;
-	memset(v, 0, sizeof(v));
-	v[0].identity = SPF_ID_HELO;
-	v[0].helo = "helo.example";
-	v[0].out.result = SPF_NEUTRAL;
-	v[1].identity = SPF_ID_MAILFROM;
-	v[1].helo = "helo.example";
-	v[1].out.result = SPF_FAIL;
-	strcpy(v[1].out.sender, "x y@example.org");
-	hdr_auth_results(v, 2, "mx.example.org", &b);
-	assert_well_formed(b.s);
-	assert_string_equal(b.s, "mx.example.org; spf=neutral smtp.helo=helo.example;"
+	v[0] = about(SPF_ID_HELO, "x y@example.org", "helo.example",
+	    SPF_NEUTRAL);
+	v[1] = about(SPF_ID_MAILFROM, "x y@example.org", "helo.example",
+	    SPF_FAIL);
+	f = keep(hdr_auth_results(v, 2, "mx.example.org"));
+	assert_well_formed(f);
+	assert_string_equal(f, "mx.example.org; spf=neutral smtp.helo=helo.example;"
 	    "\n\tspf=fail smtp.mailfrom=\"x y@example.org\"");
+}
+
+/* Issue 11 item 6: a field far over the old 2048 bytes keeps every pair
+ * whole; only the comment's copy of the sender is shortened. */
+static void
+test_long_values(void **state)
+{
+	static char sender[3000], helo[2500];
+	struct hdr_verdict v;
+	const char *f, *u;
+	size_t i;
+
+	(void)state;
+	memset(sender, 's', sizeof(sender) - 1);
+	memcpy(sender + sizeof(sender) - 14, "@long.example", 14);
+	for (i = 0; i + 1 < sizeof(helo); i++)
+		helo[i] = i % 2 ? '.' : 'h';
+	helo[sizeof(helo) - 2] = 'x';
+	v = about(SPF_ID_MAILFROM, sender, helo, SPF_FAIL);
+	strcpy(v.out.mechanism, "-all");
+	f = keep(hdr_received_spf(&v, "mx.example.org"));
+	assert_well_formed(f);
+	assert_true(strlen(f) > 2 * 2048);
+	/* every pair there, the long values folded in their quotes only */
+	u = unfold(f);
+	assert_non_null(strstr(u, "receiver=mx.example.org;"));
+	assert_non_null(strstr(u, "client-ip=192.0.2.1;"));
+	assert_non_null(strstr(u, "envelope-from=\"sss"));
+	assert_non_null(strstr(u, "@long.example\";"));
+	assert_non_null(strstr(u, "helo=\"h.h.h"));
+	assert_non_null(strstr(u, ".h.x\";"));
+	assert_non_null(strstr(u, "identity=mailfrom;"));
+	assert_non_null(strstr(u, "mechanism=-all"));
+	/* the comment names the sender cut to 256 bytes, marked */
+	assert_non_null(strstr(u, "(mx.example.org: domain of sss"));
+	assert_non_null(strstr(u, "sss... does not designate"));
+
+	f = keep(hdr_auth_results(&v, 1, "mx.example.org"));
+	assert_well_formed(f);
+	assert_non_null(strstr(unfold(f), "@long.example\""));
 }
 
 int
@@ -315,10 +374,11 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_esc),
 		cmocka_unit_test(test_reply),
-		cmocka_unit_test(test_values),
+		cmocka_unit_test_teardown(test_values, free_made),
 		cmocka_unit_test(test_authserv_id),
-		cmocka_unit_test(test_received_spf),
-		cmocka_unit_test(test_auth_results),
+		cmocka_unit_test_teardown(test_received_spf, free_made),
+		cmocka_unit_test_teardown(test_auth_results, free_made),
+		cmocka_unit_test_teardown(test_long_values, free_made),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

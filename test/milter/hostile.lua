@@ -90,7 +90,9 @@ t.step("hostile HELO names", function()
 		"m\195\188ller.example",
 		"cr\r\nX-Injected: yes",
 		string.rep("x", 300) .. ".example",
-		string.rep("label.", 150) .. "example",
+		-- miltertest keeps a changed field in 1024 bytes: longer values
+		-- are tested in test_header.c and with Postfix
+		string.rep("label.", 80) .. "example",
 		"",
 	}
 	for _, helo in ipairs(helos) do
@@ -115,7 +117,7 @@ t.step("hostile MAIL FROM", function()
 		{ "x; identity=helo@pass.example", 'envelope-from="x; identity=helo@pass.example"' },
 		{ "m\195\188ller@pass.example", 'envelope-from="m??ller@pass.example"' },
 		{ "a\r\nX-Injected: yes@pass.example", 'envelope-from="a??X-Injected: yes@pass.example"' },
-		{ string.rep("b", 900) .. "@pass.example", nil },
+		{ string.rep("b", 400) .. "@pass.example", nil },
 	}
 	for _, s in ipairs(senders) do
 		local conn = t.open("192.0.2.1", "helo-neutral.example")

@@ -21,26 +21,27 @@
 const char *
 hdr_esc_keep(const char *s, char *buf, size_t len, const char *keep)
 {
-	size_t o = 0;
+	struct spf_buf b;
 
-	if (s == NULL)
-		s = "";
-	for (; *s != '\0' && o + 5 < len; s++) {
+	if (len < 4) {		/* no room for a mark */
+		if (len > 0)
+			buf[0] = '\0';
+		return buf;
+	}
+	/* Whole escapes only, in all but the room of the "..." that marks
+	 * a cut value. */
+	spf_buf_init(&b, buf, len - 3);
+	for (s = s != NULL ? s : ""; *s != '\0' && !b.overflow; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c >= 0x20 && c < 0x7f &&
 		    ((c != '\\' && c != '"') || strchr(keep, c) != NULL))
-			buf[o++] = (char)c;
+			spf_buf_addc(&b, (char)c);
 		else
-			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", c);
+			spf_buf_addf(&b, "\\x%02x", c);
 	}
-	if (*s != '\0' && len > 4) {
-		if (o > len - 4)
-			o = len - 4;
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
+	if (b.overflow)
+		memcpy(buf + b.len, "...", 4);
 	return buf;
 }
 

@@ -82,12 +82,15 @@ logmsg(int level, const char *fmt, ...)
 	};
 	char line[2048];
 	va_list ap;
+	int n;
 
 	if (level > log_max)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line))	/* a cut line says so */
+		memcpy(line + sizeof(line) - 4, "...", 4);
 	if (log_to_stderr || (starting && level <= LOG_ERR))
 		fprintf(stderr, "spf-milter[%ld]: %s: %s\n", (long)getpid(),
 		    names[level & 7], line);

@@ -24,8 +24,13 @@ test_esc(void **state)
 	    "a\\x0d\\x0ab\\x22c\\x5cd\\x01\\xff");
 	assert_string_equal(hdr_esc(NULL, buf, sizeof(buf)), "");
 	hdr_esc("0123456789012345678901234567890123456789", buf, 16);
-	assert_true(strlen(buf) < 16);
-	assert_string_equal(buf + strlen(buf) - 3, "...");
+	assert_string_equal(buf, "012345678901...");
+	/* an escape is never cut in half */
+	hdr_esc("0123456789\r\n", buf, 16);
+	assert_string_equal(buf, "0123456789...");
+	hdr_esc("01234567\r", buf, 16);
+	assert_string_equal(buf, "01234567\\x0d");
+	assert_string_equal(hdr_esc("abc", buf, 3), "");
 }
 
 /* A verdict of RESULT for DOMAIN with explanation EXP. */

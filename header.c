@@ -185,14 +185,6 @@ is_token(const char *s)
 	return 1;
 }
 
-/* A domain name as letters, digits, hyphens and dots only. */
-static int
-is_plain_domain(const char *s)
-{
-	return is_dot_atom(s) && strspn(s, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == strlen(s);
-}
-
 /* Length of S as the inside of a quoted-string (quote_inside()). */
 static size_t
 quoted_len(const char *s)
@@ -207,8 +199,14 @@ quoted_len(const char *s)
 /*
  * S as a quoted-string of RFC 5322: '"' and '\' as quoted-pairs, anything
  * not printable ASCII as '?', so no CR/LF survives and no header line can
- * be started.  A value longer than QUOTED_RUN_MAX is folded inside the
- * quotes (RFC 5322 3.2.4 allows FWS there).
+ * be started.  ';', '(' and ')' become '?' as well: the readers of these
+ * fields do not honour quotes (OpenDMARC 1.4 splits Received-SPF pairs at
+ * every ';' and takes '(' for a comment even inside quotes; SpamAssassin
+ * takes the last "; spf=" of Authentication-Results), so a sender's ';'
+ * could add a pair and a '(' hide ours.  No domain name has them; an
+ * address with them is rare and recorded with '?' in their place.  A
+ * value longer than QUOTED_RUN_MAX is folded inside the quotes (RFC 5322
+ * 3.2.4 allows FWS there).
  */
 static void
 field_quoted(struct field *f, const char *s)
@@ -227,23 +225,21 @@ field_quoted(struct field *f, const char *s)
 		}
 		if (c == '"' || c == '\\')
 			out[n++] = '\\';
-		out[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+		out[n++] = (c >= 0x20 && c < 0x7f && c != ';' && c != '(' &&
+		    c != ')') ? (char)c : '?';
 		field_add(f, out, n);
 		run += n;
 	}
 	field_add(f, "\"", 1);
 }
 
-enum bare { BARE_DOT_ATOM, BARE_TOKEN, BARE_ADDRESS, BARE_NEVER };
+enum bare { BARE_DOT_ATOM, BARE_TOKEN, BARE_NEVER };
 
 /* May S stand unquoted as KIND?  Short values only, so that a bare word
  * always fits a line. */
 static int
 bare_ok(const char *s, enum bare kind)
 {
-	const char *at;
-	size_t i;
-
 	if (strlen(s) > BARE_MAX)
 		return 0;
 	switch (kind) {
@@ -251,17 +247,6 @@ bare_ok(const char *s, enum bare kind)
 		return is_dot_atom(s);
 	case BARE_TOKEN:
 		return is_token(s);
-	case BARE_ADDRESS:
-		/* local-part@domain with a dot-atom local part and a plain
-		 * domain name (RFC 8601 pvalue) */
-		if ((at = strrchr(s, '@')) == NULL || !is_plain_domain(at + 1))
-			return 0;
-		for (i = 0; s + i < at; i++)
-			if (s[i] == '"' || s[i] == '\\' || s[i] == '@' ||
-			    !(is_atext((unsigned char)s[i]) || s[i] == '.'))
-				return 0;
-		return at > s && s[0] != '.' && at[-1] != '.' &&
-		    strstr(s, "..") == NULL;
 	default:
 		return 0;
 	}
@@ -341,9 +326,9 @@ slen(const char *s)
 }
 
 /*
- * The mailbox V's identity stands for (RFC 7208 2.4), whole: the MAIL
- * FROM address, or postmaster@HELO for the null sender and for the HELO
- * identity.  In memory of its own (free() it); NULL when out of memory.
+ * The envelope sender, whole: the MAIL FROM address, or postmaster@HELO
+ * for the null sender (RFC 7208 2.4; pyspf writes the same in both
+ * fields).  In memory of its own (free() it); NULL when out of memory.
  */
 static char *
 mailbox(const struct hdr_verdict *v)
@@ -351,12 +336,21 @@ mailbox(const struct hdr_verdict *v)
 	const char *helo = v->helo != NULL ? v->helo : "";
 	char *m;
 
-	if (v->identity == SPF_ID_MAILFROM && v->sender != NULL &&
-	    v->sender[0] != '\0')
+	if (v->sender != NULL && v->sender[0] != '\0')
 		return strdup(v->sender);
 	if ((m = malloc(sizeof("postmaster@") + strlen(helo))) != NULL)
 		sprintf(m, "postmaster@%s", helo);
 	return m;
+}
+
+/* The domain of mailbox M: after its last '@', or all of it without one
+ * (RFC 7208 4.3). */
+static const char *
+mailbox_domain(const char *m)
+{
+	const char *at = strrchr(m, '@');
+
+	return at != NULL ? at + 1 : m;
 }
 
 /* The comment of Received-SPF (RFC 7208 9.1): who said what about whom.
@@ -429,6 +423,13 @@ field_pairs(struct field *f, const struct pair *pairs, size_t n)
 		    i + 1 < n ? ";" : "");
 }
 
+/*
+ * RFC 7208 9.1 orders nothing; ours: the facts, then the mechanism or
+ * problem, and identity last (as pyspf does).  Last, because readers
+ * take the last "identity=" of the field (SpamAssassin searches for it
+ * greedily, OpenDMARC keeps the last it saw): nothing a sender or its DNS
+ * controls comes after ours.
+ */
 char *
 hdr_received_spf(const struct hdr_verdict *v, const char *receiver)
 {
@@ -453,18 +454,26 @@ hdr_received_spf(const struct hdr_verdict *v, const char *receiver)
 	p[n++] = (struct pair){ "envelope-from", mbox, BARE_NEVER };
 	if (v->helo != NULL && v->helo[0] != '\0')
 		p[n++] = (struct pair){ "helo", v->helo, BARE_DOT_ATOM };
-	p[n++] = (struct pair){ "identity", v->identity == SPF_ID_HELO ?
-	    "helo" : "mailfrom", BARE_DOT_ATOM };
 	if (v->out.problem[0] != '\0')
 		p[n++] = (struct pair){ "problem", v->out.problem, BARE_NEVER };
 	else if (v->out.mechanism[0] != '\0')
 		p[n++] = (struct pair){ "mechanism", v->out.mechanism,
 		    BARE_DOT_ATOM };
+	p[n++] = (struct pair){ "identity", v->identity == SPF_ID_HELO ?
+	    "helo" : "mailfrom", BARE_DOT_ATOM };
 	field_pairs(&f, p, n);
 	free(mbox);
 	return field_done(&f);
 }
 
+/*
+ * RFC 8601 2.7.2: smtp.mailfrom is the domain of the envelope sender
+ * (for the null sender the HELO domain, as postmaster@HELO was checked),
+ * smtp.helo the HELO name: what the Rust spf-milter, pyspf and OpenDMARC
+ * write, and all OpenDMARC 1.4 aligns (with an '@' it never does).  The
+ * results go in the order given, the final one last: SpamAssassin reads
+ * the last "spf=" of a field.
+ */
 char *
 hdr_auth_results(const struct hdr_verdict *v, int n, const char *authserv_id)
 {
@@ -492,18 +501,17 @@ hdr_auth_results(const struct hdr_verdict *v, int n, const char *authserv_id)
 	field_add(&f, ";", 1);
 	for (i = 0; i < n; i++) {
 		const char *r = spf_result_name(v[i].out.result);
-		struct pair p;
+		const char *end = i + 1 < n ? ";" : "";
 
 		field_sep(&f, 4 + strlen(r));
 		field_add(&f, "spf=", 4);
 		field_add(&f, r, strlen(r));
 		if (v[i].identity == SPF_ID_HELO)
-			p = (struct pair){ "smtp.helo", v[i].helo ?
-			    v[i].helo : "", BARE_TOKEN };
+			field_pair(&f, "smtp.helo", v[i].helo ? v[i].helo : "",
+			    BARE_TOKEN, end);
 		else
-			p = (struct pair){ "smtp.mailfrom", mbox[i],
-			    BARE_ADDRESS };
-		field_pair(&f, p.key, p.value, p.kind, i + 1 < n ? ";" : "");
+			field_pair(&f, "smtp.mailfrom",
+			    mailbox_domain(mbox[i]), BARE_TOKEN, end);
 	}
 	free(mbox[0]);
 	free(mbox[1]);

@@ -723,7 +723,13 @@ insert_header(SMFICTX *ctx, const char *name, char *value)
 	free(value);
 }
 
-/* The header fields of the configured kinds, configured order top-down. */
+/*
+ * The header fields of the configured kinds, in the configured order from
+ * the top.  With both identities recorded, the final result is where its
+ * readers look: the top-most Received-SPF (RFC 7208 9.1 puts a new one
+ * above the others; OpenDMARC and SpamAssassin read the top one) and the
+ * last result of Authentication-Results (SpamAssassin reads the last).
+ */
 static void
 add_headers(SMFICTX *ctx, struct session *s)
 {
@@ -746,10 +752,10 @@ add_headers(SMFICTX *ctx, struct session *s)
 			insert_header(ctx, "Authentication-Results",
 			    hdr_auth_results(ar, n, c->authserv_id));
 		} else if (c->header[k] == CONF_HEADER_RECEIVED_SPF) {
-			for (i = n; i-- > 0;) {
+			/* each lands on top: the final one last */
+			for (i = 0; i < n; i++)
 				insert_header(ctx, "Received-SPF",
 				    hdr_received_spf(list[i], c->hostname));
-			}
 		}
 	}
 }

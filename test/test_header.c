@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <cmocka.h>
 
 #include "header.h"
@@ -247,27 +248,37 @@ test_values(void **state)
 {
 	(void)state;
 	assert_has(rspf("a@example.org", "helo.example"), " helo=helo.example;");
-	assert_has(rspf("a@example.org", "x; identity=helo"),
-	    " helo=\"x; identity=helo\";");
 	assert_has(rspf("a@example.org", "a\"b\\c\r\n"),
 	    " helo=\"a\\\"b\\\\c??\";");
 	assert_has(rspf("a@example.org", "a..b"), " helo=\"a..b\";");
 	assert_has(rspf("a@example.org", ".a"), " helo=\".a\";");
-	assert_has(rspf("a@example.org", "a;b"), " helo=\"a;b\";");
+	assert_has(rspf("a@example.org", "a b"), " helo=\"a b\";");
+	assert_has(rspf("a@example.org", "[192.0.2.1]"),
+	    " helo=\"[192.0.2.1]\";");
+	/* what naive readers take for structure is '?' inside quotes */
+	assert_has(rspf("a@example.org", "x; identity=helo"),
+	    " helo=\"x? identity=helo\";");
+	assert_has(rspf("\"a;b (c)\"@example.org", "h.example"),
+	    "envelope-from=\"\\\"a?b ?c?\\\"@example.org\";");
 	/* the comment: '(' ')' '\\' as quoted-pairs, controls as '?' */
 	assert_has(rspf("a(b)c\\d e", "helo.example"),
 	    "domain of a\\(b\\)c\\\\d?e designates");
+	/* smtp.mailfrom: the domain, a token or quoted */
 	assert_has(ares("user@example.org", "mx.example.org"),
-	    "smtp.mailfrom=user@example.org");
-	assert_has(ares("a b@example.org", "mx.example.org"),
-	    "smtp.mailfrom=\"a b@example.org\"");
-	assert_has(ares("noat", "mx.example.org"), "smtp.mailfrom=\"noat\"");
+	    "; spf=pass smtp.mailfrom=example.org");
+	assert_has(ares("a b@Example.ORG", "mx.example.org"),
+	    "smtp.mailfrom=Example.ORG");
+	assert_has(ares("noat.example", "mx.example.org"),
+	    "smtp.mailfrom=noat.example");
 	assert_has(ares("a=b@x=y.example", "mx.example.org"),
-	    "smtp.mailfrom=\"a=b@x=y.example\"");
+	    "smtp.mailfrom=\"x=y.example\"");
+	assert_has(ares("a@[192.0.2.1]", "mx.example.org"),
+	    "smtp.mailfrom=\"[192.0.2.1]\"");
+	assert_has(ares("a@x; spf=pass", "mx.example.org"),
+	    "smtp.mailfrom=\"x? spf=pass\"");
+	assert_has(ares("a@", "mx.example.org"), "smtp.mailfrom=\"\"");
 	assert_has(ares("a@example.org", "a=b.example"),
 	    "\"a=b.example\"; spf=pass");
-	assert_has(ares("a@example.org", "mx.example.org"),
-	    "mx.example.org; spf=pass");
 }
 
 static void
@@ -299,21 +310,160 @@ test_received_spf(void **state)
 	strcpy(v.out.mechanism, "ip4:192.0.2.0/24");
 	f = keep(hdr_received_spf(&v, "mx.example.org"));
 	assert_well_formed(f);
-	assert_has(f, "pass (mx.example.org: domain of a@example.org "
-	    "designates 192.0.2.1 as permitted sender) ");
-	assert_has(f, "envelope-from=\"a@example.org\";");
-	assert_has(f, "mechanism=\"ip4:192.0.2.0/24\"");
-	assert_int_equal(f[strlen(f) - 1], '"');
+	assert_string_equal(unfold(f), "pass (mx.example.org: domain of "
+	    "a@example.org designates 192.0.2.1 as permitted sender) "
+	    "receiver=mx.example.org; client-ip=192.0.2.1; "
+	    "envelope-from=\"a@example.org\"; helo=helo.example; "
+	    "mechanism=\"ip4:192.0.2.0/24\"; identity=mailfrom");
+
+	/* the HELO field: about the HELO name, for the real sender */
+	v = about(SPF_ID_HELO, "a@example.org", "helo.example", SPF_FAIL);
+	strcpy(v.out.mechanism, "-all");
+	f = keep(hdr_received_spf(&v, "mx.example.org"));
+	assert_string_equal(unfold(f), "fail (mx.example.org: domain of "
+	    "helo.example does not designate 192.0.2.1 as permitted sender) "
+	    "receiver=mx.example.org; client-ip=192.0.2.1; "
+	    "envelope-from=\"a@example.org\"; helo=helo.example; "
+	    "mechanism=-all; identity=helo");
+
+	/* the null sender: postmaster@HELO in both fields */
+	v = about(SPF_ID_MAILFROM, "", "helo.example", SPF_NONE);
+	f = keep(hdr_received_spf(&v, "mx.example.org"));
+	assert_has(f, "none (mx.example.org: domain of "
+	    "postmaster@helo.example does not designate permitted sender "
+	    "hosts) ");
+	assert_has(f, "envelope-from=\"postmaster@helo.example\"; "
+	    "helo=helo.example; identity=mailfrom");
+	v.identity = SPF_ID_HELO;
+	assert_has(keep(hdr_received_spf(&v, "mx.example.org")),
+	    "envelope-from=\"postmaster@helo.example\"; helo=helo.example; "
+	    "identity=helo");
+
+	/* IPv6: quoted (':' is no atext) */
+	v = about(SPF_ID_MAILFROM, "a@example.org", "h.example", SPF_NEUTRAL);
+	v.ip = "2001:db8::1";
+	assert_has(keep(hdr_received_spf(&v, "mx.example.org")),
+	    "(mx.example.org: 2001:db8::1 is neither permitted nor denied by "
+	    "domain of a@example.org) receiver=mx.example.org; "
+	    "client-ip=\"2001:db8::1\";");
 
 	/* hostile everything: still one well-formed field */
-	v.helo = "evil\r\nX-Injected: yes; identity=helo";
-	v.out.result = SPF_PERMERROR;
+	v = about(SPF_ID_MAILFROM, "a@example.org",
+	    "evil\r\nX-Injected: yes; identity=helo", SPF_PERMERROR);
 	strcpy(v.out.problem, "bad \"record\"\r\n(x)");
 	f = keep(hdr_received_spf(&v, "mx.example.org"));
 	assert_well_formed(f);
 	assert_null(strchr(f, '\r'));
-	assert_has(f, "helo=\"evil??X-Injected: yes; identity=helo\";");
-	assert_has(f, "problem=\"bad \\\"record\\\"?" "?(x)\"");
+	assert_has(f, "helo=\"evil??X-Injected: yes? identity=helo\";");
+	assert_has(f, "problem=\"bad \\\"record\\\"?" "??x?\"; "
+	    "identity=mailfrom");
+}
+
+/* Where the value of the last "KEY=" in field F starts, or NULL. */
+static const char *
+last_key(const char *f, const char *key)
+{
+	const char *p, *last = NULL;
+
+	for (p = strstr(f, key); p != NULL; p = strstr(p + 1, key))
+		last = p + strlen(key);
+	return last;
+}
+
+/* Where the value of the last "; spf=" of field F starts (blanks
+ * allowed, any case), or NULL. */
+static const char *
+last_result(const char *f)
+{
+	const char *p, *q, *last = NULL;
+
+	for (p = strchr(f, ';'); p != NULL; p = strchr(p + 1, ';')) {
+		for (q = p + 1; *q == ' ' || *q == '\t'; q++)
+			;
+		if (strncasecmp(q, "spf", 3) != 0)
+			continue;
+		for (q += 3; *q == ' ' || *q == '\t'; q++)
+			;
+		if (*q++ != '=')
+			continue;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		last = q;
+	}
+	return last;
+}
+
+/* Field F quotes no ';', '(' or ')', its comments are balanced, and its
+ * last "identity=" is the final pair, ours. */
+static void
+assert_injection_proof(const char *f, const char *identity)
+{
+	const char *u = unfold(f), *p;
+	int quoted = 0, depth = 0;
+
+	for (p = u; *p != '\0'; p++) {
+		if (*p == '\\' && (quoted || depth > 0) && p[1] != '\0')
+			p++;
+		else if (depth > 0)
+			depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
+		else if (*p == '"')
+			quoted = !quoted;
+		else if (quoted && strchr(";()", *p) != NULL)
+			fail_msg("'%c' inside quotes: %s", *p, u);
+		else if (*p == '(')
+			depth = 1;
+	}
+	assert_false(quoted);
+	assert_int_equal(depth, 0);
+	if (identity != NULL) {
+		p = last_key(u, "identity=");
+		assert_non_null(p);
+		assert_string_equal(p, identity);
+	}
+}
+
+/*
+ * A sender cannot make a reader see a pair we did not write, whatever it
+ * puts in its address, HELO name or DNS data (issue 9): readers that
+ * split at every ';' or take '(' for a comment inside quotes, and readers
+ * that take the last "identity=" or the last "; spf=".
+ */
+static void
+test_injection(void **state)
+{
+	static const char *hostile[] = {
+		"\"envelope-from=a@victim.example;identity=mailfrom;(\""
+		    "@victim.example",
+		"a;identity=mailfrom@victim.example",
+		"a)identity=mailfrom;(b@victim.example",
+		"a\\\";identity=mailfrom;x@victim.example",
+		"a@x;spf=pass smtp.mailfrom=victim.example",
+		"a@x (spf=pass)",
+		"a@x\"; spf=pass",
+	};
+	struct hdr_verdict v[2];
+	const char *f, *last;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		v[0] = about(SPF_ID_HELO, hostile[i], "attacker.example",
+		    SPF_PASS);
+		strcpy(v[0].out.mechanism, "exists:%{l};identity=mailfrom.x");
+		f = keep(hdr_received_spf(&v[0], "mx.example.org"));
+		assert_well_formed(f);
+		assert_injection_proof(f, "helo");
+		v[1] = about(SPF_ID_MAILFROM, hostile[i], hostile[i], SPF_FAIL);
+		strcpy(v[1].out.problem, "x;identity=helo (y");
+		f = keep(hdr_received_spf(&v[1], "mx.example.org"));
+		assert_injection_proof(f, "mailfrom");
+		f = keep(hdr_auth_results(v, 2, "mx.example.org"));
+		assert_injection_proof(f, NULL);
+		/* the last "; spf=" is our final result */
+		last = last_result(unfold(f));
+		assert_non_null(last);
+		assert_memory_equal(last, "fail smtp.mailfrom=", 19);
+	}
 }
 
 static void
@@ -330,7 +480,17 @@ test_auth_results(void **state)
 	f = keep(hdr_auth_results(v, 2, "mx.example.org"));
 	assert_well_formed(f);
 	assert_string_equal(f, "mx.example.org; spf=neutral smtp.helo=helo.example;"
-	    "\n\tspf=fail smtp.mailfrom=\"x y@example.org\"");
+	    "\n\tspf=fail smtp.mailfrom=example.org");
+	f = keep(hdr_auth_results(v + 1, 1, "mx.example.org"));
+	assert_string_equal(f, "mx.example.org; spf=fail smtp.mailfrom=example.org");
+	/* the null sender: the HELO domain */
+	v[1] = about(SPF_ID_MAILFROM, "", "helo.example", SPF_PASS);
+	f = keep(hdr_auth_results(v + 1, 1, "mx.example.org"));
+	assert_string_equal(f, "mx.example.org; spf=pass smtp.mailfrom=helo.example");
+	/* a HELO name that is no token is quoted */
+	v[0] = about(SPF_ID_HELO, "", "[192.0.2.1]", SPF_NONE);
+	f = keep(hdr_auth_results(v, 1, "mx.example.org"));
+	assert_string_equal(f, "mx.example.org; spf=none smtp.helo=\"[192.0.2.1]\"");
 }
 
 /* Issue 11 item 6: a field far over the old 2048 bytes keeps every pair
@@ -362,15 +522,18 @@ test_long_values(void **state)
 	assert_non_null(strstr(u, "@long.example\";"));
 	assert_non_null(strstr(u, "helo=\"h.h.h"));
 	assert_non_null(strstr(u, ".h.x\";"));
-	assert_non_null(strstr(u, "identity=mailfrom;"));
-	assert_non_null(strstr(u, "mechanism=-all"));
+	assert_non_null(strstr(u, "mechanism=-all; identity=mailfrom"));
 	/* the comment names the sender cut to 256 bytes, marked */
 	assert_non_null(strstr(u, "(mx.example.org: domain of sss"));
 	assert_non_null(strstr(u, "sss... does not designate"));
 
 	f = keep(hdr_auth_results(&v, 1, "mx.example.org"));
 	assert_well_formed(f);
-	assert_non_null(strstr(unfold(f), "@long.example\""));
+	assert_non_null(strstr(unfold(f), "smtp.mailfrom=long.example"));
+	v.identity = SPF_ID_HELO;
+	f = keep(hdr_auth_results(&v, 1, "mx.example.org"));
+	assert_well_formed(f);
+	assert_non_null(strstr(unfold(f), "smtp.helo=\"h.h.h"));
 }
 
 int
@@ -383,6 +546,7 @@ main(void)
 		cmocka_unit_test(test_authserv_id),
 		cmocka_unit_test_teardown(test_received_spf, free_made),
 		cmocka_unit_test_teardown(test_auth_results, free_made),
+		cmocka_unit_test_teardown(test_injection, free_made),
 		cmocka_unit_test_teardown(test_long_values, free_made),
 	};
 

@@ -61,7 +61,8 @@ static printer_fn print_socket, print_socket_mode, print_user, print_bool,
 
 /* Selectors for the bool and result-set parameters. */
 enum {
-	B_VERIFY_HELO, B_INCLUDE_ALL, B_DELETE_AR, B_TRUST_AUTH, B_DRY_RUN,
+	B_VERIFY_HELO, B_INCLUDE_ALL, B_DELETE_AR, B_DELETE_RSPF, B_TRUST_AUTH,
+	B_DRY_RUN,
 	R_DEFINITIVE_HELO, R_REJECT, R_REJECT_HELO
 };
 
@@ -90,6 +91,7 @@ enum {
 	X("hostname", hostname, 0) \
 	X("authserv_id", authserv_id, 0) \
 	X("delete_incoming_authentication_results", bool, B_DELETE_AR) \
+	X("delete_incoming_received_spf", bool, B_DELETE_RSPF) \
 	X("trusted_networks", networks, 0) \
 	X("trust_authenticated_senders", bool, B_TRUST_AUTH) \
 	X("skip_senders", skip_senders, 0) \
@@ -525,6 +527,7 @@ bool_slot(struct conf *c, int arg)
 	case B_VERIFY_HELO:	return &c->verify_helo;
 	case B_INCLUDE_ALL:	return &c->include_all_results;
 	case B_DELETE_AR:	return &c->delete_incoming_authentication_results;
+	case B_DELETE_RSPF:	return &c->delete_incoming_received_spf;
 	case B_TRUST_AUTH:	return &c->trust_authenticated_senders;
 	default:		return &c->dry_run;
 	}
@@ -1451,6 +1454,7 @@ conf_defaults(void)
 	c->header[0] = CONF_HEADER_RECEIVED_SPF;
 	c->nheader = 1;
 	c->delete_incoming_authentication_results = true;
+	c->delete_incoming_received_spf = true;
 	c->trust_authenticated_senders = true;
 	c->log_destination = CONF_LOG_SYSLOG;
 	c->log_level = LOG_INFO;

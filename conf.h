@@ -110,6 +110,7 @@ struct conf {
 	char *hostname;				/* default gethostname() */
 	char *authserv_id;			/* default hostname */
 	bool delete_incoming_authentication_results;	/* default yes */
+	bool delete_incoming_received_spf;		/* default yes */
 
 	struct conf_network *trusted_networks;	/* default 127.0.0.0/8, ::1/128 */
 	size_t ntrusted_networks;

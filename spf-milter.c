@@ -51,10 +51,10 @@
 
 /* Room for sender data in a log line: a full address, not a flood. */
 #define VALUE_MAX	320
-/* Incoming Authentication-Results we remember for deletion.  The MTA's
+/* Incoming fields of one name we remember for deletion.  The MTA's
  * header size limit keeps real messages far below; one that goes beyond
  * is refused for now rather than passed with a forged field left in. */
-#define AR_DELETE_MAX	65536
+#define DELETE_MAX	65536
 /* Thread stacks: the evaluator keeps its state on the heap.  0 keeps the
  * C library's default (sanitizers need more). */
 #ifndef THREAD_STACK
@@ -277,6 +277,23 @@ thread_dns(const struct conf *c, unsigned gen)
 
 /* ============================================================ sessions */
 
+/*
+ * Incoming header fields of one name to delete at end of message:
+ * Authentication-Results with our authserv-id, every Received-SPF.
+ * libmilter counts fields per name from 1.
+ */
+enum { DEL_AR, DEL_RSPF };
+static const char *const del_names[2] = {
+	"Authentication-Results", "Received-SPF"
+};
+
+struct deletions {
+	int seen;		/* fields of this name so far */
+	int *idx;		/* the indices of those to delete */
+	int n, cap;		/* used, allocated */
+	int overflow;		/* one could not be remembered */
+};
+
 struct session {
 	struct conf *conf;	/* the snapshot taken at connect */
 	unsigned gen;
@@ -296,23 +313,24 @@ struct session {
 	struct hdr_verdict v[2];
 	int nv;
 	int final;		/* index into v of the result that counts */
-	int ar_seen;		/* incoming Authentication-Results so far */
-	int *ar_del;		/* their 1-based indices to delete */
-	int nar_del, car_del;	/* used, allocated */
-	int ar_overflow;	/* could not remember one */
+	struct deletions del[2];	/* incoming fields to delete */
 };
 
 static void
 message_reset(struct session *s)
 {
+	int i;
+
 	free(s->sender);
 	s->sender = NULL;
 	s->skip = 0;
 	s->nv = 0;
 	s->final = -1;
-	s->ar_seen = 0;
-	s->nar_del = 0;
-	s->ar_overflow = 0;
+	for (i = 0; i < 2; i++) {
+		s->del[i].seen = 0;
+		s->del[i].n = 0;
+		s->del[i].overflow = 0;
+	}
 }
 
 static sfsistat
@@ -347,7 +365,8 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	/* The connection's snapshot is taken here, so the steps asked for
 	 * match the configuration that will run them. */
 	if (s != NULL && (s->conf = conf_take(&s->gen)) != NULL &&
-	    !s->conf->delete_incoming_authentication_results)
+	    !s->conf->delete_incoming_authentication_results &&
+	    !s->conf->delete_incoming_received_spf)
 		*pf1 = f1 & SMFIP_NOHDRS;
 	else
 		*pf1 = 0;
@@ -661,48 +680,76 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	return decide(ctx, s, &s->v[s->final], s->conf->reject_results, 0);
 }
 
-/* Add the current field's index to those to delete; -1 when it cannot. */
+/* Add the current field of D to those to delete; -1 when it cannot. */
 static int
-ar_remember(struct session *s)
+del_remember(struct deletions *d)
 {
 	int *n;
 	int cap;
 
-	if (s->nar_del == s->car_del) {
-		if (s->car_del >= AR_DELETE_MAX)
+	if (d->n == d->cap) {
+		if (d->cap >= DELETE_MAX)
 			return -1;
-		cap = s->car_del ? s->car_del * 2 : 8;
-		if ((n = realloc(s->ar_del, (size_t)cap * sizeof(*n))) == NULL)
+		cap = d->cap ? d->cap * 2 : 8;
+		if ((n = realloc(d->idx, (size_t)cap * sizeof(*n))) == NULL)
 			return -1;
-		s->ar_del = n;
-		s->car_del = cap;
+		d->idx = n;
+		d->cap = cap;
 	}
-	s->ar_del[s->nar_del++] = s->ar_seen;
+	d->idx[d->n++] = d->seen;
 	return 0;
 }
 
-/* Remember incoming Authentication-Results that claim to be ours. */
+/* Is this incoming field one to delete?  Authentication-Results with
+ * our authserv-id (RFC 8601 5: ours to remove), or any Received-SPF: it
+ * names no author, and its readers trust what they find. */
+static int
+to_delete(const struct session *s, int k, const char *value)
+{
+	char id[256];
+
+	if (s->trusted)
+		return 0;
+	if (k == DEL_RSPF)
+		return s->conf->delete_incoming_received_spf;
+	return s->conf->delete_incoming_authentication_results &&
+	    hdr_authserv_id(value, id, sizeof(id)) == 0 &&
+	    strcasecmp(id, s->conf->authserv_id) == 0;
+}
+
+/* Remember the incoming fields to delete at end of message. */
 static sfsistat
 cb_header(SMFICTX *ctx, char *name, char *value)
 {
 	struct session *s = smfi_getpriv(ctx);
-	char id[256], e[512];
+	struct deletions *d;
+	char e[512];
+	int k;
 
-	if (s == NULL || s->conf == NULL || name == NULL || value == NULL ||
-	    strcasecmp(name, "Authentication-Results") != 0)
+	if (s == NULL || s->conf == NULL || name == NULL || value == NULL)
 		return noreply(s, SMFIP_NR_HDR);
-	s->ar_seen++;
-	if (!s->conf->delete_incoming_authentication_results || s->trusted ||
-	    hdr_authserv_id(value, id, sizeof(id)) != 0 ||
-	    strcasecmp(id, s->conf->authserv_id) != 0)
+	if (strcasecmp(name, del_names[DEL_AR]) == 0)
+		k = DEL_AR;
+	else if (strcasecmp(name, del_names[DEL_RSPF]) == 0)
+		k = DEL_RSPF;
+	else
 		return noreply(s, SMFIP_NR_HDR);
-	if (ar_remember(s) != 0 && !s->ar_overflow) {
-		s->ar_overflow = 1;
-		logmsg(LOG_WARNING, "%s: client=%s too many forged "
-		    "Authentication-Results (%d), the message will be "
-		    "refused: %s", queue_id(ctx), s->ipstr, s->nar_del,
-		    hdr_esc(value, e, sizeof(e)));
+	d = &s->del[k];
+	d->seen++;
+	if (!to_delete(s, k, value))
+		return noreply(s, SMFIP_NR_HDR);
+	if (del_remember(d) != 0) {
+		if (!d->overflow)
+			logmsg(LOG_WARNING, "%s: client=%s too many incoming "
+			    "%s (%d), the message will be refused: %s",
+			    queue_id(ctx), s->ipstr, del_names[k], d->n,
+			    hdr_esc(value, e, sizeof(e)));
+		d->overflow = 1;
+		return noreply(s, SMFIP_NR_HDR);
 	}
+	logmsg(LOG_INFO, "%s: client=%s incoming %s #%d to be deleted: %s",
+	    queue_id(ctx), s->ipstr, del_names[k], d->seen,
+	    hdr_esc(value, e, sizeof(e)));
 	return noreply(s, SMFIP_NR_HDR);
 }
 
@@ -764,35 +811,40 @@ static sfsistat
 cb_eom(SMFICTX *ctx)
 {
 	struct session *s = smfi_getpriv(ctx);
-	int i;
+	int i, k;
 
 	if (s == NULL || s->conf == NULL)
 		return SMFIS_CONTINUE;
 	if (s->conf->dry_run) {
-		if (s->nar_del > 0)
-			logmsg(LOG_INFO, "%s: dry run: would delete %d forged "
-			    "Authentication-Results", queue_id(ctx), s->nar_del);
+		for (k = 0; k < 2; k++)
+			if (s->del[k].n > 0)
+				logmsg(LOG_INFO, "%s: dry run: would delete %d "
+				    "incoming %s", queue_id(ctx), s->del[k].n,
+				    del_names[k]);
 		message_reset(s);
 		return SMFIS_CONTINUE;
 	}
-	if (s->ar_overflow) {
+	if (s->del[DEL_AR].overflow || s->del[DEL_RSPF].overflow) {
 		smfi_setreply(ctx, "451", "4.7.0", "Too many "
-		    "Authentication-Results header fields");
+		    "authentication header fields");
 		message_reset(s);
 		return SMFIS_TEMPFAIL;
 	}
 	/* Highest index first, so no deletion moves the next one, and before
-	 * our own field is inserted, which would count. */
-	for (i = s->nar_del; i-- > 0;) {
-		if (smfi_chgheader(ctx, "Authentication-Results",
-		    s->ar_del[i], NULL) != MI_SUCCESS)
-			logmsg(LOG_WARNING, "%s: cannot delete "
-			    "Authentication-Results #%d", queue_id(ctx),
-			    s->ar_del[i]);
-		else
-			logmsg(LOG_INFO, "%s: deleted forged "
-			    "Authentication-Results #%d", queue_id(ctx),
-			    s->ar_del[i]);
+	 * our own fields are inserted, which would count. */
+	for (k = 0; k < 2; k++) {
+		const struct deletions *d = &s->del[k];
+
+		for (i = d->n; i-- > 0;) {
+			if (smfi_chgheader(ctx, (char *)del_names[k], d->idx[i],
+			    NULL) != MI_SUCCESS)
+				logmsg(LOG_WARNING, "%s: cannot delete %s #%d",
+				    queue_id(ctx), del_names[k], d->idx[i]);
+			else
+				logmsg(LOG_INFO, "%s: deleted %s %s #%d",
+				    queue_id(ctx), k == DEL_AR ? "forged" :
+				    "incoming", del_names[k], d->idx[i]);
+		}
 	}
 	if (!s->skip && s->nv > 0 && s->final >= 0 && s->conf->nheader > 0) {
 		add_headers(ctx, s);
@@ -824,7 +876,8 @@ cb_close(SMFICTX *ctx)
 	if (s == NULL)
 		return SMFIS_CONTINUE;
 	message_reset(s);
-	free(s->ar_del);
+	free(s->del[DEL_AR].idx);
+	free(s->del[DEL_RSPF].idx);
 	free(s->helo);
 	if (s->conf != NULL)
 		conf_unref(s->conf);

@@ -120,6 +120,7 @@ test_defaults(void **state)
 	assert_string_equal(c->hostname, host);
 	assert_string_equal(c->authserv_id, host);
 	assert_true(c->delete_incoming_authentication_results);
+	assert_true(c->delete_incoming_received_spf);
 	assert_int_equal(c->ntrusted_networks, 2);
 	assert_true(c->trust_authenticated_senders);
 	assert_int_equal(c->nskip_senders, 0);
@@ -258,7 +259,8 @@ test_bools(void **state)
 {
 	static const char *const keys[] = { "verify_helo",
 	    "include_all_results", "delete_incoming_authentication_results",
-	    "trust_authenticated_senders", "dry_run" };
+	    "trust_authenticated_senders", "dry_run",
+	    "delete_incoming_received_spf" };
 	static const char *const yes[] = { "yes", "true", "on", "YES", "On" };
 	static const char *const no[] = { "no", "false", "off", "No" };
 	char text[200];
@@ -266,14 +268,15 @@ test_bools(void **state)
 	size_t k, i;
 
 	(void)state;
-	for (k = 0; k < 5; k++) {
+	for (k = 0; k < 6; k++) {
 		for (i = 0; i < 5; i++) {
 			snprintf(text, sizeof text, "%s = %s\n", keys[k], yes[i]);
 			c = expect_ok(text);
 			assert_true(k == 0 ? c->verify_helo : k == 1 ?
 			    c->include_all_results : k == 2 ?
 			    c->delete_incoming_authentication_results : k == 3 ?
-			    c->trust_authenticated_senders : c->dry_run);
+			    c->trust_authenticated_senders : k == 4 ?
+			    c->dry_run : c->delete_incoming_received_spf);
 			conf_free(c);
 		}
 		for (i = 0; i < 4; i++) {
@@ -282,7 +285,8 @@ test_bools(void **state)
 			assert_false(k == 0 ? c->verify_helo : k == 1 ?
 			    c->include_all_results : k == 2 ?
 			    c->delete_incoming_authentication_results : k == 3 ?
-			    c->trust_authenticated_senders : c->dry_run);
+			    c->trust_authenticated_senders : k == 4 ?
+			    c->dry_run : c->delete_incoming_received_spf);
 			conf_free(c);
 		}
 	}
@@ -851,7 +855,7 @@ test_print_roundtrip(void **state)
 		assert_true(strncmp(pa, needle + 1, strlen(needle + 1)) == 0 ||
 		    strstr(pa, needle) != NULL);
 	}
-	assert_int_equal(i, 40);
+	assert_int_equal(i, 41);
 	free(pa);
 	free(pb);
 	conf_free(a);

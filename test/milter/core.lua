@@ -163,6 +163,25 @@ t.step("forged Authentication-Results", function()
 	mt.disconnect(conn)
 end)
 
+t.step("incoming Received-SPF", function()
+	local mark = #t.log()
+	local conn = t.open("192.0.2.1", "helo-neutral.example")
+	t.check(t.mail(conn, "x@softfail.example") == SMFIR_CONTINUE, "continues")
+	t.message(conn, {
+		{ "Received-SPF", "pass (forged) receiver=x; envelope-from=\"x@softfail.example\"; identity=mailfrom" },
+		{ "Authentication-Results", "other.example; spf=none" },
+		{ "received-spf", "pass (lower case) identity=mailfrom" },
+	})
+	t.check(mt.eom_check(conn, MT_HDRDELETE, "Received-SPF"), "incoming Received-SPF deleted")
+	t.check(not mt.eom_check(conn, MT_HDRDELETE, "Authentication-Results"), "another server's A-R stays")
+	t.check(t.has(t.header(conn, "Received-SPF"), "softfail ("), "ours inserted: " .. tostring(t.header(conn, "Received-SPF")))
+	local log = t.log_since(mark)
+	t.check(t.has(log, 'incoming Received-SPF #1 to be deleted: pass (forged) receiver=x; envelope-from=\\x22x@softfail.example\\x22; identity=mailfrom'), "its value logged")
+	t.check(t.has(log, "incoming Received-SPF #2 to be deleted: pass (lower case)"), "any case")
+	t.check(t.has(log, "deleted incoming Received-SPF #2") and t.has(log, "deleted incoming Received-SPF #1"), "deletions logged")
+	mt.disconnect(conn)
+end)
+
 t.step("many forged Authentication-Results", function()
 	local hdrs = {}
 	for i = 1, 300 do

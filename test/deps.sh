@@ -9,7 +9,9 @@ build="gcc make libc6-dev libmilter-dev libudns-dev libinih-dev"
 test="$build libcmocka-dev clang valgrind python3 python3-yaml python3-dnslib
 python3-spf miltertest mandoc groff-base postfix swaks busybox shellcheck
 qemu-user gcc-s390x-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-s390x-cross
-libc6-dev-armhf-cross dpkg-dev procps iproute2 musl-tools linux-libc-dev"
+libc6-dev-armhf-cross dpkg-dev procps iproute2 musl-tools linux-libc-dev
+util-linux openssl opendkim opendmarc spamassassin libmail-dkim-perl
+libmail-spf-perl"
 bench="$test pyspf-milter"
 
 case "${1:-build}" in

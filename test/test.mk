@@ -101,7 +101,7 @@ TEST_BINS += test/test_conf test/conftool
 # The milter under miltertest (test/milter/*.lua, each with its own config,
 # against test/dnsserver.py), and end to end behind a private Postfix.
 .PHONY: test-header test-milter test-milter-valgrind test-milter-asan \
-	test-postfix
+	test-postfix test-consumers
 # header.c on its own (spf.c for spf_buf and the result names).
 test/test_header: test/test_header.c header.c spf.c header.h spf.h
 	$(CC) $(CPPFLAGS) -I. $(WARN) $(CFLAGS) -o $@ test/test_header.c header.c spf.c $(CMOCKA_LIBS)
@@ -142,8 +142,15 @@ test-milter-asan: test/spf-milter-asan
 test-postfix: spf-milter
 	PYTHON=$(PYTHON) sh test/run-postfix-test.sh || [ $$? -eq 77 ]
 
+# The readers of our fields for real: OpenDKIM and OpenDMARC in the
+# documented milter chain, SpamAssassin on what was delivered, for every
+# use case of spf-milter.conf(5), in namespaces of its own (exit 77: not
+# root, skipped).
+test-consumers: spf-milter
+	PYTHON=$(PYTHON) sh test/run-consumers-test.sh || [ $$? -eq 77 ]
+
 TESTS     += test-header test-milter test-milter-valgrind \
-	test-milter-asan test-postfix
+	test-milter-asan test-postfix test-consumers
 TEST_BINS += test/spf-milter-dyn test/spf-milter-asan test/test_header
 
 # ---- cross builds under qemu-user, fuzzing, sanitizers ----------------

@@ -11,7 +11,7 @@ python3-spf miltertest mandoc groff-base postfix swaks busybox shellcheck
 qemu-user gcc-s390x-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-s390x-cross
 libc6-dev-armhf-cross dpkg-dev procps iproute2 musl-tools linux-libc-dev
 util-linux openssl opendkim opendmarc spamassassin libmail-dkim-perl
-libmail-spf-perl"
+libmail-spf-perl m4"
 bench="$test pyspf-milter"
 
 case "${1:-build}" in

@@ -27,34 +27,23 @@
 # Exit 77: not root (skipped).  KEEP=1 keeps the scratch directory.
 set -u
 
+NAME=run-consumers-test
 top=$(cd "$(dirname "$0")/.." && pwd)
 src=$top/test/consumers
 bin=${SPF_MILTER:-$top/spf-milter}
 python=${PYTHON:-/usr/bin/python3}
 PATH=$PATH:/usr/sbin:/sbin
 
-if [ "${CONSUMERS_INSIDE:-}" != 1 ]; then
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "run-consumers-test: needs root (namespaces, Postfix); skipped" >&2
-		exit 77
-	fi
-	for cmd in unshare ip postfix swaks opendkim opendmarc openssl perl \
-	    spamassassin; do
-		if ! command -v $cmd >/dev/null 2>&1; then
-			echo "run-consumers-test: $cmd is not installed" >&2
-			exit 1
-		fi
-	done
-	CONSUMERS_INSIDE=1 exec unshare --net --mount --uts sh "$0" "$@"
-fi
-
-# shellcheck source=test/lib.sh
-. "$top/test/lib.sh"
+# shellcheck source=test/consumers/lib.sh
+. "$src/lib.sh"
+command -v postfix >/dev/null 2>&1 || { echo "$NAME: postfix is not installed" >&2; exit 1; }
+command -v spamassassin >/dev/null 2>&1 || { echo "$NAME: spamassassin is not installed" >&2; exit 1; }
+ns_enter "$0" "$@"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/spf-milter-consumers.XXXXXX") || exit 1
 chmod 755 "$T"
-pids=
 postfix_up=
+extra_logs=$T/pf/maillog
 
 cleanup() {
 	if [ -n "$postfix_up" ]; then
@@ -62,152 +51,14 @@ cleanup() {
 		master=$(tr -d ' ' < "$T/pf/queue/pid/master.pid" 2>/dev/null)
 		[ -n "$master" ] && stop_pid "$master" 10
 	fi
-	for p in $pids; do
-		stop_pid "$p" 10
-	done
-	# our /dev and what is bound into it: unmounted before anything goes
-	umount -R -l /dev 2>/dev/null
-	awk -v t="$T/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo |
-	    sort -r | while read -r m; do
-		umount -l "$m"
-	done
-	if [ -n "${KEEP:-}" ]; then
-		echo "run-consumers-test: kept $T"
-	else
-		rm -rf --one-file-system "$T"
-	fi
+	ns_teardown
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-failures=0
-checks=0
-check() {	# DESCRIPTION COMMAND...
-	what=$1
-	shift
-	checks=$((checks + 1))
-	if "$@"; then
-		echo "ok: $what"
-	else
-		echo "FAIL: $what"
-		failures=$((failures + 1))
-	fi
-}
-
-die() {
-	echo "run-consumers-test: $*" >&2
-	for f in "$T"/*.log "$T"/pf/maillog; do
-		[ -f "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }
-	done
-	exit 1
-}
-
-# The lines of the .EX block after the line MARKER in the man page FILE,
-# with roff's "\-" as "-": the documented configuration, word for word.
-doc_block() {	# FILE MARKER
-	MARKER=$2 awk '
-		!found && $0 == ENVIRON["MARKER"] { found = 1; next }
-		found && /^\.EX/ { inside = 1; next }
-		inside && /^\.EE/ { exit }
-		inside { gsub(/\\-/, "-"); print }
-	' "$1"
-}
-
-# Until FILE has a line with PATTERN, at most SECONDS.
-wait_log() {	# FILE PATTERN SECONDS
-	_n=0
-	while ! grep -q -- "$2" "$1" 2>/dev/null && [ $_n -lt $(($3 * 10)) ]; do
-		sleep 0.1
-		_n=$((_n + 1))
-	done
-	grep -q -- "$2" "$1" 2>/dev/null
-}
-
-# --- the namespace: addresses, resolver, syslog, host name ------------
-hostname mx.example.org
-ip link set lo up
-for a in 192.0.2.1 192.0.2.66 192.0.2.25; do
-	ip addr add "$a/32" dev lo
-done
-echo "nameserver 127.0.0.1" > "$T/resolv.conf"
-mount --bind "$T/resolv.conf" /etc/resolv.conf || die "cannot mount resolv.conf"
-# A /dev of our own with a /dev/log: OpenDMARC and OpenDKIM log only to
-# syslog.  The device nodes are the host's, bound in.
-mkdir "$T/dev" "$T/dev/pts" "$T/dev/shm"
-for n in null zero full random urandom tty; do
-	: > "$T/dev/$n"
-	mount --bind "/dev/$n" "$T/dev/$n"
-done
-mount --bind /dev/pts "$T/dev/pts"
-mount -t tmpfs -o mode=1777 shm "$T/dev/shm"
-ln -s /proc/self/fd "$T/dev/fd"
-ln -s pts/ptmx "$T/dev/ptmx"
-for i in 0:stdin 1:stdout 2:stderr; do
-	ln -s "/proc/self/fd/${i%%:*}" "$T/dev/${i#*:}"
-done
-mount --rbind "$T/dev" /dev || die "cannot mount /dev"
-"$python" -c '
-import os, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("/dev/log")
-os.chmod("/dev/log", 0o666)
-with open(sys.argv[1], "ab", buffering=0) as out:
-    while True:
-        out.write(s.recv(65536).rstrip(b"\0\n") + b"\n")
-' "$T/syslog" &
-pids="$pids $!"
-
-# --- DNS: our zone on :53, SpamAssassin's own view elsewhere ----------
-mkdir -p "$T/dkim"
-openssl genrsa -out "$T/dkim/sel.key" 2048 2>/dev/null || die "openssl genrsa"
-key=$(openssl rsa -in "$T/dkim/sel.key" -pubout -outform DER 2>/dev/null |
-    base64 -w 0)
-sed -e "s|@DKIMKEY@|$key|" "$src/zone" > "$T/zone"
-"$python" "$top/test/dnsserver.py" --zone "$T/zone" --port 53 \
-    --portfile "$T/dns.port" --log "$T/dns.log" &
-pids="$pids $!"
-"$python" "$top/test/dnsserver.py" --zone "$src/zone-sa" \
-    --portfile "$T/dns-sa.port" &
-pids="$pids $!"
-wait_for 20 -s "$T/dns.port" || die "the DNS server did not start"
-wait_for 20 -s "$T/dns-sa.port" || die "the second DNS server did not start"
-read -r saport _ < "$T/dns-sa.port"
-
-# --- OpenDKIM and OpenDMARC, as spf-milter(8) configures them ----------
-{
-	doc_block "$top/spf-milter.8" '.\" consumers-test: opendkim.conf'
-	# its libunbound would recurse from the root: point it at ours
-	echo "Nameservers 127.0.0.1"
-	echo "Syslog yes"
-	echo "PidFile $T/opendkim.pid"
-} > "$T/opendkim.conf"
-grep -q '^Mode' "$T/opendkim.conf" || die "no opendkim.conf in spf-milter.8"
-opendkim -f -x "$T/opendkim.conf" > "$T/opendkim.log" 2>&1 &
-pids="$pids $!"
-
-# OpenDMARC twice: as documented for spf-milter's fields (8893), and as
-# documented for "header =" (8895: it verifies SPF itself).
-doc_block "$top/spf-milter.8" '.\" consumers-test: opendmarc.conf' \
-    > "$T/opendmarc.doc"
-grep -q '^TrustedAuthservIDs' "$T/opendmarc.doc" ||
-    die "no opendmarc.conf in spf-milter.8"
-for which in fields self; do
-	{
-		if [ $which = self ]; then
-			sed -e 's/^\(Socket *inet:\)8893/\18895/' \
-			    -e 's/^\(SPFSelfValidate *\)false/\1true/' \
-			    "$T/opendmarc.doc"
-		else
-			cat "$T/opendmarc.doc"
-		fi
-		echo "Syslog true"
-		echo "HistoryFile $T/dmarc-$which.hist"
-		echo "RecordAllMessages true"
-		echo "PidFile $T/opendmarc-$which.pid"
-	} > "$T/opendmarc-$which.conf"
-	opendmarc -f -c "$T/opendmarc-$which.conf" > "$T/opendmarc-$which.log" 2>&1 &
-	pids="$pids $!"
-done
+ns_setup
+start_dns
+start_dkim_dmarc
 
 # --- Postfix ------------------------------------------------------------
 mkdir -p "$T/pf/etc" "$T/pf/queue" "$T/pf/data" "$T/mail"
@@ -231,140 +82,23 @@ postfix -c "$T/pf/etc" check || die "postfix check"
 postfix -c "$T/pf/etc" start >/dev/null 2>&1 || die "postfix start"
 postfix_up=1
 
-# --- spf-milter: one use case at a time --------------------------------
-mpid=
-start_milter() {	# CONFIG
-	[ -n "$mpid" ] && stop_pid "$mpid" 10
-	: > "$T/milter.log"
-	"$bin" -c "$1" > "$T/milter.log" 2>&1 &
-	mpid=$!
-	pids="$pids $mpid"
-	wait_log "$T/milter.log" 'listening on' 20 ||
-	    die "spf-milter did not start with $1"
+wait_mta || die "Postfix does not answer on 192.0.2.25:25"
+
+rcpt=user@test.example
+mta_accepted() {	# SWAKS-DIALOGUE
+	grep -q '^<- *250 .*queued as' "$1"
 }
-
-# The use case NAME of spf-milter.conf(5) (the .SS title), as a file,
-# with our log settings; "none" is the standard one with header =.
-use_case() {	# NAME FILE
-	case $1 in
-	none)	doc_block "$top/spf-milter.conf.5" '.SS Standard SPF'
-		echo "header =" ;;
-	*)	doc_block "$top/spf-milter.conf.5" ".SS $1" ;;
-	esac > "$2"
-	grep -q '^socket = inet:8894@127.0.0.1$' "$2" ||
-	    die "use case \"$1\" not found in spf-milter.conf.5"
-	printf 'log_destination = stderr\nlog_level = debug\n' >> "$2"
-}
-
-n=0
-while ! swaks --server 192.0.2.25 --port 25 --quit-after CONNECT \
-    >/dev/null 2>&1 && [ $n -lt 100 ]; do
-	sleep 0.2
-	n=$((n + 1))
-done
-[ $n -lt 100 ] || die "Postfix does not answer on 192.0.2.25:25"
-
-# --- the mail ------------------------------------------------------------
-mkdir -p "$T/res"
-: > "$T/dmarc-fields.hist"
-: > "$T/dmarc-self.hist"
-# A DKIM-signed message from signed.example (OpenDKIM verifies it).
-{
-	printf 'From: news@signed.example\r\nTo: user@test.example\r\n'
-	printf 'Subject: consumers @CASE@\r\nDate: Mon, 30 Nov 2026 12:00:00 +0000\r\n'
-	printf 'Message-ID: <@CASE@@signed.example>\r\n\r\nsigned body\r\n'
-} > "$T/signed.tmpl"
-
-# What a forger writes: a pass for what it sends as.
-forged_rspf() {	# DOMAIN
-	echo "Received-SPF: pass (mx.example.org: domain of joe@$1 designates 192.0.2.66 as permitted sender) receiver=mx.example.org; client-ip=192.0.2.66; envelope-from=\"joe@$1\"; helo=client.attacker.example; identity=mailfrom"
-}
-forged_ar() {	# DOMAIN
-	echo "Authentication-Results: mx.example.org; spf=pass smtp.mailfrom=$1"
-}
-
-# Send case NAME under use case UC: client IP, HELO, MAIL FROM, From:
-# domain, then swaks options.  Leaves in $T/res/UC.NAME.*: swaks (the
-# dialogue), outcome (delivered, spf-milter, dmarc or other), msg (the
-# delivered message), hist (OpenDMARC's history record), log (OpenDMARC's
-# and OpenDKIM's syslog lines), milter (spf-milter's log lines).
-send() {	# UC NAME IP HELO MAILFROM FROMDOMAIN [swaks options]
-	uc=$1 name=$2 ip=$3 helo=$4 from=$5 fromdom=$6
-	shift 6
-	r=$T/res/$uc.$name
-	hsz=$(wc -c < "$hist" 2>/dev/null || echo 0)
-	ssz=$(wc -c < "$T/syslog")
-	msz=$(wc -c < "$T/milter.log")
-	if [ "$name" = dkim ]; then
-		sed -e "s/@CASE@/$uc.$name/g" "$T/signed.tmpl" |
-		    perl "$src/dkim-sign.pl" "$T/dkim/sel.key" signed.example sel \
-		    > "$r.eml"
-		set -- --data "$r.eml" "$@"
-	else
-		set -- --header "From: news@$fromdom" \
-		    --header "Subject: consumers $uc.$name" "$@"
-	fi
-	timeout 60 swaks --server 192.0.2.25 --port 25 --local-interface "$ip" \
-	    --helo "$helo" --from "$from" --to user@test.example "$@" \
-	    > "$r.swaks" 2>&1
-	if grep -q '^<- *250 .*queued as' "$r.swaks"; then
-		echo delivered > "$r.outcome"
-		# virtual(8) writes in tmp/, then moves the file to new/
-		n=0
-		while ! grep -rlq "^Subject: consumers $uc.$name\$" \
-		    "$T/mail/inbox/new" 2>/dev/null && [ $n -lt 100 ]; do
-			sleep 0.1
-			n=$((n + 1))
-		done
-		f=$(grep -rl "^Subject: consumers $uc.$name\$" \
-		    "$T/mail/inbox/new" 2>/dev/null | head -n 1)
-		[ -n "$f" ] && cp "$f" "$r.msg"
-	elif grep -q '^<\*\* *5[0-9][0-9] 5\.7\.1 rejected by DMARC policy' "$r.swaks"; then
-		echo dmarc > "$r.outcome"
-	elif grep -q '^<\*\* *550 5\.7\.23 ' "$r.swaks"; then
-		echo spf-milter > "$r.outcome"
-	else
-		echo other > "$r.outcome"
-	fi
-	# OpenDMARC writes its history record and sends its log line before
-	# it answers; our syslog reader takes datagrams in order, so once a
-	# marker is in the file, so are those lines.
-	logger -u /dev/log "consumers-test: $uc.$name done"
-	wait_log "$T/syslog" "consumers-test: $uc.$name done\$" 10
-	tail -c +$((hsz + 1)) "$hist" 2>/dev/null > "$r.hist"
-	tail -c +$((ssz + 1)) "$T/syslog" | grep 'opendmarc\|opendkim' > "$r.log"
-	tail -c +$((msz + 1)) "$T/milter.log" > "$r.milter"
-}
-
-outcome_is() {	# UC NAME OUTCOME
-	[ "$(cat "$T/res/$1.$2.outcome")" = "$3" ]
-}
-
-# OpenDMARC's history: the SPF result it took (ARES_RESULT_*: 0 pass,
-# 2 softfail, 3 neutral, 6 none, 7 fail), the last it wrote.
-hist_spf() {	# UC NAME CODE
-	[ "$(sed -n 's/^spf //p' "$T/res/$1.$2.hist" | tail -n 1)" = "$3" ]
-}
-
-# OpenDMARC's history shows no SPF pass taken.
-no_spf_pass() {	# UC NAME
-	! grep -q '^spf 0$' "$T/res/$1.$2.hist"
-}
-
-# The delivered message's header block, folded lines joined; fails when
-# nothing was delivered.
-header_of() {	# UC NAME
-	[ -s "$T/res/$1.$2.msg" ] || return 1
-	sed -e '/^$/q' "$T/res/$1.$2.msg" | sed -e ':a' -e 'N' -e '$!ba' \
-	    -e 's/\n[ \t]\{1,\}/ /g'
-}
-
-has_header() {	# UC NAME PATTERN
-	header_of "$1" "$2" | grep -q -- "$3"
-}
-
-lacks_header() {	# UC NAME PATTERN
-	header_of "$1" "$2" > "$T/header.tmp" && ! grep -q -- "$3" "$T/header.tmp"
+mta_message() {	# R: the delivered message of this case into R.msg
+	# virtual(8) writes in tmp/, then moves the file to new/
+	_n=0
+	while ! grep -rlq "^Subject: consumers $uc.$name\$" \
+	    "$T/mail/inbox/new" 2>/dev/null && [ $_n -lt 100 ]; do
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	_f=$(grep -rl "^Subject: consumers $uc.$name\$" \
+	    "$T/mail/inbox/new" 2>/dev/null | head -n 1)
+	[ -n "$_f" ] && cp "$_f" "$1.msg"
 }
 
 # --- every use case ----------------------------------------------------
@@ -412,6 +146,21 @@ for uc in "Standard SPF" "Strict softfail" "Both header fields" \
 	check "$uc: aligned pass: OpenDMARC's history has spf pass" hist_spf "$tag" pass 0
 	check "$uc: aligned pass: OpenDMARC logged pass" \
 	    grep -q ': pass.example pass$' "$T/res/$tag.pass.log"
+
+	# where the readers look: our fields on top, the final one first
+	case $tag in
+	standard-spf|strict-softfail)
+		check "$uc: Received-SPF above Postfix's Received" \
+		    above "$tag" pass '^Received-SPF: pass .* identity=mailfrom$' '^Received: from ' ;;
+	both-header-fields)
+		check "$uc: the final Received-SPF on top, the HELO one below" \
+		    above "$tag" pass '^Received-SPF: pass .* identity=mailfrom$' '^Received-SPF: none .* identity=helo$'
+		check "$uc: then Authentication-Results, HELO result first" \
+		    above "$tag" pass '^Received-SPF: none' '^Authentication-Results: mx.example.org; spf=none smtp.helo=client.pass.example; spf=pass smtp.mailfrom=pass.example$' ;;
+	spf-for-dmarc|dmarc-with-early-helo-reject)
+		check "$uc: Authentication-Results above Postfix's Received" \
+		    above "$tag" pass '^Authentication-Results: mx.example.org; spf=\(none smtp.helo=client.pass.example; spf=\)\{0,1\}pass smtp.mailfrom=pass.example$' '^Received: from ' ;;
+	esac
 
 	# a HELO pass is final in the examples without DMARC: OpenDMARC does
 	# not count it, as spf-milter(8) says; the DMARC examples verify MAIL

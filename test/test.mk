@@ -101,7 +101,7 @@ TEST_BINS += test/test_conf test/conftool
 # The milter under miltertest (test/milter/*.lua, each with its own config,
 # against test/dnsserver.py), and end to end behind a private Postfix.
 .PHONY: test-header test-milter test-milter-valgrind test-milter-asan \
-	test-postfix test-consumers
+	test-postfix test-consumers test-sendmail
 # header.c on its own (spf.c for spf_buf and the result names).
 test/test_header: test/test_header.c header.c spf.c header.h spf.h
 	$(CC) $(CPPFLAGS) -I. $(WARN) $(CFLAGS) -o $@ test/test_header.c header.c spf.c $(CMOCKA_LIBS)
@@ -149,8 +149,13 @@ test-postfix: spf-milter
 test-consumers: spf-milter
 	PYTHON=$(PYTHON) sh test/run-consumers-test.sh || [ $$? -eq 77 ]
 
+# Sendmail (fetched once into build/sendmail, never installed): replies,
+# header order, forged fields, the DMARC chain spf-milter(8) lists for it.
+test-sendmail: spf-milter
+	PYTHON=$(PYTHON) sh test/run-sendmail-test.sh || [ $$? -eq 77 ]
+
 TESTS     += test-header test-milter test-milter-valgrind \
-	test-milter-asan test-postfix test-consumers
+	test-milter-asan test-postfix test-consumers test-sendmail
 TEST_BINS += test/spf-milter-dyn test/spf-milter-asan test/test_header
 
 # ---- cross builds under qemu-user, fuzzing, sanitizers ----------------

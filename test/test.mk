@@ -182,7 +182,8 @@ fuzz: test/fuzz_spf
 # The tests again, built with ASan+UBSan (LeakSanitizer included) in a
 # copy of the tree under san/, dynamically linked (ASan needs it).
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
-SAN_TESTS ?= test-spf test-suite-mem test-dns test-suite-dns test-conf-unit test-conf test-milter
+SAN_TESTS ?= test-spf test-suite-mem test-dns test-suite-dns test-conf-unit test-conf \
+	test-header test-milter
 sanitize:
 	rm -rf san && mkdir -p san
 	cp -R Makefile musl.mk *.c *.h spf-milter.conf* spf-milter.8 test contrib san/

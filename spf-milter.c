@@ -511,10 +511,15 @@ verify(struct session *s, enum spf_identity identity, struct hdr_verdict *v)
 	v->helo = s->helo;
 	v->sender = s->sender ? s->sender : "";
 	if (identity == SPF_ID_HELO && !s->helo_valid) {
-		/* An IP literal or a non-domain HELO: nothing to verify. */
+		/* An IP literal or a non-domain HELO: nothing to verify.
+		 * One too long for the field is no domain: shown cut, and
+		 * marked so (the header fields take the whole from v->helo). */
 		v->out.result = SPF_NONE;
-		snprintf(v->out.domain, sizeof(v->out.domain), "%s",
-		    s->helo ? s->helo : "");
+		if (spf_strlcpy_exact(v->out.domain, s->helo ? s->helo : "",
+		    sizeof(v->out.domain)) != 0) {
+			memcpy(v->out.domain, s->helo, sizeof(v->out.domain) - 4);
+			memcpy(v->out.domain + sizeof(v->out.domain) - 4, "...", 4);
+		}
 		return;
 	}
 	memset(&req, 0, sizeof(req));
@@ -526,8 +531,8 @@ verify(struct session *s, enum spf_identity identity, struct hdr_verdict *v)
 	req.receiver = s->conf->hostname;
 	if ((d = thread_dns(s->conf, s->gen)) == NULL) {
 		v->out.result = SPF_TEMPERROR;
-		snprintf(v->out.problem, sizeof(v->out.problem),
-		    "no DNS resolver available");
+		spf_strlcpy_exact(v->out.problem, "no DNS resolver available",
+		    sizeof(v->out.problem));
 		logmsg(LOG_ERR, "cannot set up a DNS resolver");
 		return;
 	}

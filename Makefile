@@ -37,9 +37,9 @@ STATIC    ?= -static
 LIBS       = $(MILTER_LIB) -ludns -linih -lpthread
 PYTHON     = /usr/bin/python3
 
-SRCS = spf.c dns.c conf.c spf-milter.c
+SRCS = spf.c dns.c conf.c header.c spf-milter.c
 OBJS = $(SRCS:.c=.o)
-HDRS = spf.h dns.h conf.h
+HDRS = spf.h dns.h conf.h header.h
 # the make files a build reads (copies of the tree need them all)
 MAKE_FILES = Makefile musl.mk libmilter.mk test/test.mk
 

@@ -66,7 +66,8 @@ static printer_fn print_socket, print_socket_mode, print_user, print_bool,
 
 /* Selectors for the bool and result-set parameters. */
 enum {
-	B_VERIFY_HELO, B_INCLUDE_ALL, B_DELETE_AR, B_TRUST_AUTH, B_DRY_RUN,
+	B_VERIFY_HELO, B_INCLUDE_ALL, B_DELETE_AR, B_DELETE_RSPF, B_TRUST_AUTH,
+	B_DRY_RUN,
 	R_DEFINITIVE_HELO, R_REJECT, R_REJECT_HELO
 };
 
@@ -95,6 +96,7 @@ enum {
 	X("hostname", hostname, 0) \
 	X("authserv_id", authserv_id, 0) \
 	X("delete_incoming_authentication_results", bool, B_DELETE_AR) \
+	X("delete_incoming_received_spf", bool, B_DELETE_RSPF) \
 	X("trusted_networks", networks, 0) \
 	X("trust_authenticated_senders", bool, B_TRUST_AUTH) \
 	X("skip_senders", skip_senders, 0) \
@@ -531,6 +533,7 @@ bool_slot(struct conf *c, int arg)
 	case B_VERIFY_HELO:	return &c->verify_helo;
 	case B_INCLUDE_ALL:	return &c->include_all_results;
 	case B_DELETE_AR:	return &c->delete_incoming_authentication_results;
+	case B_DELETE_RSPF:	return &c->delete_incoming_received_spf;
 	case B_TRUST_AUTH:	return &c->trust_authenticated_senders;
 	default:		return &c->dry_run;
 	}
@@ -1517,6 +1520,7 @@ conf_defaults(void)
 	c->header[0] = CONF_HEADER_RECEIVED_SPF;
 	c->nheader = 1;
 	c->delete_incoming_authentication_results = true;
+	c->delete_incoming_received_spf = true;
 	c->trust_authenticated_senders = true;
 	c->log_destination = CONF_LOG_SYSLOG;
 	c->log_level = LOG_INFO;
@@ -2107,44 +2111,4 @@ conf_skip_sender(const struct conf *c, const char *sender)
 		if (sender_matches(c->skip_senders[i], addr, alen, domain, dlen))
 			return 1;
 	return 0;
-}
-
-/* ---------------------------------------------------------- replies */
-
-static size_t
-put(char *buf, size_t size, size_t at, const char *s, size_t n)
-{
-	if (at < size) {
-		size_t room = size - 1 - at;
-
-		memcpy(buf + at, s, n < room ? n : room);
-	}
-	return at + n;
-}
-
-size_t
-conf_reply_expand(const struct conf *c, enum spf_result result,
-    const char *exp, const char *domain, char *buf, size_t size)
-{
-	const char *t = c->reply[result].text, *s;
-	size_t at = 0;
-
-	exp = exp != NULL ? exp : "";
-	domain = domain != NULL ? domain : "";
-	for (s = t; *s != '\0'; s++) {
-		if (strncmp(s, "%{exp}", 6) == 0) {
-			at = put(buf, size, at, exp, strlen(exp));
-			s += 5;
-		} else if (strncmp(s, "%{domain}", 9) == 0) {
-			at = put(buf, size, at, domain, strlen(domain));
-			s += 8;
-		} else if (s[0] == '%' && s[1] == '%') {
-			at = put(buf, size, at, "%%", 2);
-			s++;
-		} else
-			at = put(buf, size, at, s, 1);
-	}
-	if (size > 0)
-		buf[at < size ? at : size - 1] = '\0';
-	return at;
 }

@@ -66,7 +66,7 @@ struct conf_network {
  *   %{exp}     the explanation of a fail (only allowed in fail_reply_text),
  *   %{domain}  the domain that was checked,
  *   %%         a literal percent sign,
- * and no other '%' occurs.  Use conf_reply_expand() to fill it in.
+ * and no other '%' occurs.  header.c's hdr_reply() fills it in.
  */
 struct conf_reply {
 	char code[4];
@@ -116,6 +116,7 @@ struct conf {
 	char *hostname;				/* default gethostname() */
 	char *authserv_id;			/* default hostname */
 	bool delete_incoming_authentication_results;	/* default yes */
+	bool delete_incoming_received_spf;		/* default yes */
 
 	struct conf_network *trusted_networks;	/* default 127.0.0.0/8, ::1/128 */
 	size_t ntrusted_networks;
@@ -195,16 +196,6 @@ int conf_skip_sender(const struct conf *c, const char *sender);
  * address.  The one parser of this syntax (bench/spfbench takes its
  * server this way too). */
 int conf_parse_server(const char *item, struct sockaddr_storage *ss);
-
-/*
- * Fill in the reply text template of RESULT into BUF (SIZE bytes, always
- * terminated, cut when too long).  EXP and DOMAIN are inserted as given
- * (NULL as ""): clean them for smfi_setreply() first (CR/LF removed, '%'
- * doubled).  A "%%" of the template stays "%%", so the output goes to
- * smfi_setreply() as it is.  Returns the length the full text would have.
- */
-size_t conf_reply_expand(const struct conf *c, enum spf_result result,
-    const char *exp, const char *domain, char *buf, size_t size);
 
 /* The names of the keys conf.c knows, NULL-terminated (for tests). */
 extern const char *const conf_keys[];

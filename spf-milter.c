@@ -1,12 +1,11 @@
 /*
  * spf-milter.c - main() and the libmilter side of spf-milter: options,
- * signals, the listening socket and privileges, logging, the per-connection
- * HELO -> MAIL FROM procedure, the policy (reject or record), the SMTP
- * replies and header fields it writes, and the query tool (-q).
+ * signals, the listening socket and privileges, logging, the sessions and
+ * their callbacks (the per-connection HELO -> MAIL FROM procedure, the
+ * policy: reject or record), and the query tool (-q).
  *
- * Everything a sender controls (HELO, MAIL FROM, the DNS data it publishes,
- * exp= text) is cleaned here before it reaches a reply, a header field or a
- * log line: the evaluator hands it over raw.
+ * The text it hands to the MTA or writes to the log (header fields, SMTP
+ * replies, values from the sender) is built and cleaned by header.c.
  *
  * Copyright (C) 2026 the spf-milter authors.  GPL-3.0-or-later.
  */
@@ -40,6 +39,7 @@
 #include <libmilter/mfapi.h>
 
 #include "spf.h"
+#include "header.h"
 #include "dns.h"
 #include "conf.h"
 
@@ -50,19 +50,12 @@
 #define SPF_MILTER_CONF "/etc/spf-milter.conf"
 #endif
 
-/* Longest cleaned value of sender data we copy into a header field, a
- * reply or a log line: room for a full address, not for a flood. */
+/* Room for sender data in a log line: a full address, not a flood. */
 #define VALUE_MAX	320
-/* An SMTP reply line is at most 512 octets (RFC 5321 4.5.3.1.5); code,
- * enhanced code and separators take the rest. */
-#define REPLY_TEXT_MAX	400
-/* A header field value we build; folded at FOLD_COL. */
-#define HEADER_MAX	2048
-#define FOLD_COL	76
-/* Incoming Authentication-Results we remember for deletion.  The MTA's
+/* Incoming fields of one name we remember for deletion.  The MTA's
  * header size limit keeps real messages far below; one that goes beyond
  * is refused for now rather than passed with a forged field left in. */
-#define AR_DELETE_MAX	65536
+#define DELETE_MAX	65536
 /* Thread stacks: the evaluator keeps its state on the heap.  0 keeps the
  * C library's default (sanitizers need more). */
 #ifndef THREAD_STACK
@@ -90,451 +83,20 @@ logmsg(int level, const char *fmt, ...)
 	};
 	char line[2048];
 	va_list ap;
+	int n;
 
 	if (level > log_max)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line))	/* a cut line says so */
+		memcpy(line + sizeof(line) - 4, "...", 4);
 	if (log_to_stderr || (starting && level <= LOG_ERR))
 		fprintf(stderr, "spf-milter[%ld]: %s: %s\n", (long)getpid(),
 		    names[level & 7], line);
 	if (!log_to_stderr)
 		syslog(level, "%s", line);
-}
-
-/*
- * Escape anything a sender sent for a log line: printable ASCII stays,
- * every other byte, the backslash and the double quote become \xHH, so no
- * line can be split and a value in quotes cannot end early.  Capped; a cut
- * value ends in "...".
- */
-static const char *
-esc_keep(const char *s, char *buf, size_t len, const char *keep)
-{
-	size_t o = 0;
-
-	if (s == NULL)
-		s = "";
-	for (; *s != '\0' && o + 5 < len; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c >= 0x20 && c < 0x7f &&
-		    ((c != '\\' && c != '"') || strchr(keep, c) != NULL))
-			buf[o++] = (char)c;
-		else
-			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", c);
-	}
-	if (*s != '\0' && len > 4) {
-		if (o > len - 4)
-			o = len - 4;
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
-static const char *
-esc(const char *s, char *buf, size_t len)
-{
-	return esc_keep(s, buf, len, "");
-}
-
-/* ========================================================= text cleaning */
-
-static int
-is_atext(int c)
-{
-	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c));
-}
-
-/* A dot-atom of RFC 5322: atext runs separated by single dots. */
-static int
-is_dot_atom(const char *s)
-{
-	int prev_dot = 1;
-
-	if (*s == '\0')
-		return 0;
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '.') {
-			if (prev_dot)
-				return 0;
-			prev_dot = 1;
-		} else if (c < 0x80 && is_atext(c)) {
-			prev_dot = 0;
-		} else {
-			return 0;
-		}
-	}
-	return !prev_dot;
-}
-
-/*
- * A quoted-string of RFC 5322 holding S: '"' and '\' escaped, anything
- * that is not printable ASCII replaced by '?', capped at VALUE_MAX input
- * bytes.  No CR/LF can survive, so no header line can be started.
- */
-static void
-quote_value(const char *s, char *buf, size_t len)
-{
-	size_t o = 0, n = 0;
-
-	buf[o++] = '"';
-	for (; *s != '\0' && n < VALUE_MAX && o + 4 < len; s++, n++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			buf[o++] = '\\';
-		buf[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-}
-
-/* A header value for S: as it is when it is a dot-atom, else quoted. */
-static void
-header_value(const char *s, char *buf, size_t len)
-{
-	if (is_dot_atom(s) && strlen(s) < VALUE_MAX && strlen(s) < len)
-		snprintf(buf, len, "%s", s);
-	else
-		quote_value(s, buf, len);
-}
-
-/* A token of RFC 2045, what RFC 8601 allows unquoted as a value. */
-static int
-is_token(const char *s)
-{
-	if (*s == '\0')
-		return 0;
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f ||
-		    strchr("()<>@,;:\\\"/[]?=", *s) != NULL)
-			return 0;
-	return 1;
-}
-
-/* A domain name as letters, digits, hyphens and dots only. */
-static int
-is_plain_domain(const char *s)
-{
-	return is_dot_atom(s) && strspn(s, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == strlen(s);
-}
-
-/* An RFC 8601 value: a token as it is, else quoted. */
-static void
-token_value(const char *s, char *buf, size_t len)
-{
-	if (is_token(s) && strlen(s) < VALUE_MAX && strlen(s) < len)
-		snprintf(buf, len, "%s", s);
-	else
-		quote_value(s, buf, len);
-}
-
-/*
- * An address for RFC 8601 smtp.mailfrom: local-part@domain as it is when
- * the local part is a dot-atom and the domain a plain domain name, else
- * the whole quoted.
- */
-static void
-address_value(const char *s, char *buf, size_t len)
-{
-	char local[VALUE_MAX + 1];
-	const char *at = strrchr(s, '@');
-	size_t ll;
-
-	if (at != NULL && strlen(s) < VALUE_MAX && strlen(s) < len) {
-		ll = (size_t)(at - s);
-		memcpy(local, s, ll);
-		local[ll] = '\0';
-		if (is_dot_atom(local) && is_plain_domain(at + 1)) {
-			snprintf(buf, len, "%s", s);
-			return;
-		}
-	}
-	quote_value(s, buf, len);
-}
-
-/* Text inside a header comment: '(' ')' '\' as quoted-pairs, anything not
- * printable ASCII as '?', capped. */
-static void
-comment_text(const char *s, char *buf, size_t len)
-{
-	size_t o = 0, n = 0;
-
-	for (; *s != '\0' && n < VALUE_MAX && o + 3 < len; s++, n++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '(' || c == ')' || c == '\\')
-			buf[o++] = '\\';
-		buf[o++] = (c > 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	buf[o] = '\0';
-}
-
-/*
- * Text for smfi_setreply: printable ASCII only (others become '?'), no
- * CR/LF, every '%' doubled (libmilter and Postfix treat it as a format
- * character), capped at REPLY_TEXT_MAX.
- */
-static void
-reply_clean(const char *s, char *buf, size_t len)
-{
-	size_t o = 0;
-
-	if (len > REPLY_TEXT_MAX)
-		len = REPLY_TEXT_MAX;
-	for (; *s != '\0' && o + 3 < len; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '%') {
-			buf[o++] = '%';
-			buf[o++] = '%';
-		} else {
-			buf[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-		}
-	}
-	buf[o] = '\0';
-}
-
-/* ======================================================== header fields */
-
-/* A header value being built; words are separated by a space or, when the
- * line would grow past FOLD_COL, by a fold ("\n\t": the MTA adds CR). */
-struct hbuf {
-	char s[HEADER_MAX];
-	size_t len;
-	size_t col;
-};
-
-static void
-hb_init(struct hbuf *b, const char *name)
-{
-	b->s[0] = '\0';
-	b->len = 0;
-	b->col = strlen(name) + 2;
-}
-
-/* Append W; SEP says whether a space (or fold) goes before it.  A value
- * that does not fit is cut at a word: the field stays well-formed. */
-static void
-hb_word(struct hbuf *b, const char *w, int sep)
-{
-	size_t wl = strlen(w);
-
-	if (b->len + wl + 3 >= sizeof(b->s))
-		return;
-	if (sep && b->len > 0) {
-		if (b->col + 1 + wl > FOLD_COL) {
-			memcpy(b->s + b->len, "\n\t", 2);
-			b->len += 2;
-			b->col = 8;
-		} else {
-			b->s[b->len++] = ' ';
-			b->col++;
-		}
-	}
-	memcpy(b->s + b->len, w, wl + 1);
-	b->len += wl;
-	b->col += wl;
-}
-
-/* Append the words of TEXT (split at spaces) one by one, so a long
- * comment folds between words. */
-static void
-hb_words(struct hbuf *b, const char *text)
-{
-	char w[HEADER_MAX];
-	const char *p = text;
-
-	while (*p != '\0') {
-		size_t n = strcspn(p, " ");
-
-		if (n > 0 && n < sizeof(w)) {
-			memcpy(w, p, n);
-			w[n] = '\0';
-			hb_word(b, w, 1);
-		}
-		p += n;
-		p += strspn(p, " ");
-	}
-}
-
-static void
-hb_pair(struct hbuf *b, const char *key, const char *value)
-{
-	char w[HEADER_MAX];
-
-	snprintf(w, sizeof(w), "%s=%s;", key, value);
-	hb_word(b, w, 1);
-}
-
-/* What a verification was about: the facts a header field records. */
-struct verdict {
-	enum spf_identity identity;
-	const char *ip;		/* client address, text */
-	const char *helo;	/* may be NULL */
-	const char *sender;	/* MAIL FROM as given, "" for <> */
-	struct spf_outcome out;
-};
-
-/* The comment of Received-SPF (RFC 7208 9.1): who said what about whom. */
-static void
-received_comment(const struct verdict *v, const char *receiver,
-    char *buf, size_t len)
-{
-	char who[VALUE_MAX * 2 + 2], rcv[VALUE_MAX * 2 + 2];
-	const char *ip = v->ip;
-
-	comment_text(v->identity == SPF_ID_HELO ? (v->helo ? v->helo : "")
-	    : v->out.sender, who, sizeof(who));
-	comment_text(receiver, rcv, sizeof(rcv));
-	switch (v->out.result) {
-	case SPF_PASS:
-		snprintf(buf, len, "(%s: domain of %s designates %s as "
-		    "permitted sender)", rcv, who, ip);
-		break;
-	case SPF_FAIL:
-		snprintf(buf, len, "(%s: domain of %s does not designate %s as "
-		    "permitted sender)", rcv, who, ip);
-		break;
-	case SPF_SOFTFAIL:
-		snprintf(buf, len, "(%s: domain of transitioning %s does not "
-		    "designate %s as permitted sender)", rcv, who, ip);
-		break;
-	case SPF_NEUTRAL:
-		snprintf(buf, len, "(%s: %s is neither permitted nor denied by "
-		    "domain of %s)", rcv, ip, who);
-		break;
-	case SPF_TEMPERROR:
-		snprintf(buf, len, "(%s: error in processing during lookup of "
-		    "%s)", rcv, who);
-		break;
-	case SPF_PERMERROR:
-		snprintf(buf, len, "(%s: domain of %s has an invalid SPF "
-		    "record)", rcv, who);
-		break;
-	default:
-		snprintf(buf, len, "(%s: domain of %s does not designate "
-		    "permitted sender hosts)", rcv, who);
-		break;
-	}
-}
-
-/* The value of a Received-SPF field (RFC 7208 9.1) for V. */
-static void
-format_received_spf(const struct verdict *v, const char *receiver,
-    struct hbuf *b)
-{
-	char comment[HEADER_MAX], val[VALUE_MAX * 2 + 4];
-
-	hb_init(b, "Received-SPF");
-	hb_word(b, spf_result_name(v->out.result), 0);
-	received_comment(v, receiver, comment, sizeof(comment));
-	hb_words(b, comment);
-	header_value(receiver, val, sizeof(val));
-	hb_pair(b, "receiver", val);
-	header_value(v->ip, val, sizeof(val));
-	hb_pair(b, "client-ip", val);
-	quote_value(v->out.sender, val, sizeof(val));
-	hb_pair(b, "envelope-from", val);
-	if (v->helo != NULL && v->helo[0] != '\0') {
-		header_value(v->helo, val, sizeof(val));
-		hb_pair(b, "helo", val);
-	}
-	hb_pair(b, "identity", v->identity == SPF_ID_HELO ? "helo" : "mailfrom");
-	if (v->out.problem[0] != '\0') {
-		quote_value(v->out.problem, val, sizeof(val));
-		hb_pair(b, "problem", val);
-	} else if (v->out.mechanism[0] != '\0') {
-		header_value(v->out.mechanism, val, sizeof(val));
-		hb_pair(b, "mechanism", val);
-	}
-	/* The last pair's ';' is optional; drop it for a tidy field. */
-	if (b->len > 0 && b->s[b->len - 1] == ';')
-		b->s[--b->len] = '\0';
-}
-
-/* The value of an Authentication-Results field (RFC 8601) recording the
- * N verdicts in V. */
-static void
-format_auth_results(const struct verdict *v, int n, const char *authserv_id,
-    struct hbuf *b)
-{
-	char val[VALUE_MAX * 2 + 4], w[VALUE_MAX * 2 + 32];
-	int i;
-
-	hb_init(b, "Authentication-Results");
-	token_value(authserv_id, val, sizeof(val));
-	snprintf(w, sizeof(w), "%s;", val);
-	hb_word(b, w, 0);
-	for (i = 0; i < n; i++) {
-		snprintf(w, sizeof(w), "spf=%s", spf_result_name(v[i].out.result));
-		hb_word(b, w, 1);
-		if (v[i].identity == SPF_ID_HELO) {
-			token_value(v[i].helo ? v[i].helo : "", val, sizeof(val));
-			snprintf(w, sizeof(w), "smtp.helo=%s%s", val,
-			    i + 1 < n ? ";" : "");
-		} else {
-			address_value(v[i].out.sender, val, sizeof(val));
-			snprintf(w, sizeof(w), "smtp.mailfrom=%s%s", val,
-			    i + 1 < n ? ";" : "");
-		}
-		hb_word(b, w, 1);
-	}
-}
-
-/*
- * The authserv-id an incoming Authentication-Results value starts with
- * (RFC 8601 2.2: CFWS, then a value: token or quoted-string).  Returns 0
- * and the id in BUF, or -1 when the value is malformed.
- */
-static int
-ar_authserv_id(const char *v, char *buf, size_t len)
-{
-	size_t o = 0;
-	int depth;
-
-	for (;;) {	/* skip CFWS; comments nest */
-		while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
-			v++;
-		if (*v != '(')
-			break;
-		for (depth = 0; *v != '\0'; v++) {
-			if (*v == '\\' && v[1] != '\0')
-				v++;
-			else if (*v == '(')
-				depth++;
-			else if (*v == ')' && --depth == 0) {
-				v++;
-				break;
-			}
-		}
-	}
-	if (*v == '"') {
-		for (v++; *v != '\0' && *v != '"'; v++) {
-			if (*v == '\\' && v[1] != '\0')
-				v++;
-			if (o + 1 >= len)
-				return -1;
-			buf[o++] = *v;
-		}
-		if (*v != '"')
-			return -1;
-	} else {
-		for (; *v != '\0' && strchr(" \t\r\n;(", *v) == NULL; v++) {
-			if (o + 1 >= len)
-				return -1;
-			buf[o++] = *v;
-		}
-	}
-	buf[o] = '\0';
-	return o > 0 ? 0 : -1;
 }
 
 /* ==================================================== configuration state */
@@ -594,10 +156,10 @@ reload(void)
 		fclose(ef);
 	if (c == NULL) {
 		logmsg(LOG_ERR, "reload of %s failed, the old configuration "
-		    "stays in effect:", esc(conf_path, e, sizeof(e)));
+		    "stays in effect:", hdr_esc(conf_path, e, sizeof(e)));
 		for (line = errs ? strtok_r(errs, "\n", &save) : NULL;
 		    line != NULL; line = strtok_r(NULL, "\n", &save))
-			logmsg(LOG_ERR, "%s", esc(line, e, sizeof(e)));
+			logmsg(LOG_ERR, "%s", hdr_esc(line, e, sizeof(e)));
 		free(errs);
 		return;
 	}
@@ -628,7 +190,7 @@ reload(void)
 	pthread_mutex_unlock(&conf_lock);
 	conf_unref(old);
 	logmsg(LOG_INFO, "configuration reloaded from %s",
-	    esc(conf_path, e, sizeof(e)));
+	    hdr_esc(conf_path, e, sizeof(e)));
 }
 
 /* The thread that turns SIGUSR1 into a reload.  libmilter's own signal
@@ -723,6 +285,23 @@ thread_dns(const struct conf *c, unsigned gen)
 
 /* ============================================================ sessions */
 
+/*
+ * Incoming header fields of one name to delete at end of message:
+ * Authentication-Results with our authserv-id, every Received-SPF.
+ * libmilter counts fields per name from 1.
+ */
+enum { DEL_AR, DEL_RSPF };
+static const char *const del_names[2] = {
+	"Authentication-Results", "Received-SPF"
+};
+
+struct deletions {
+	int seen;		/* fields of this name so far */
+	int *idx;		/* the indices of those to delete */
+	int n, cap;		/* used, allocated */
+	int overflow;		/* one could not be remembered */
+};
+
 struct session {
 	struct conf *conf;	/* the snapshot taken at connect */
 	unsigned gen;
@@ -739,26 +318,27 @@ struct session {
 	/* per message */
 	char *sender;
 	int skip;		/* authenticated or skip_senders */
-	struct verdict v[2];
+	struct hdr_verdict v[2];
 	int nv;
 	int final;		/* index into v of the result that counts */
-	int ar_seen;		/* incoming Authentication-Results so far */
-	int *ar_del;		/* their 1-based indices to delete */
-	int nar_del, car_del;	/* used, allocated */
-	int ar_overflow;	/* could not remember one */
+	struct deletions del[2];	/* incoming fields to delete */
 };
 
 static void
 message_reset(struct session *s)
 {
+	int i;
+
 	free(s->sender);
 	s->sender = NULL;
 	s->skip = 0;
 	s->nv = 0;
 	s->final = -1;
-	s->ar_seen = 0;
-	s->nar_del = 0;
-	s->ar_overflow = 0;
+	for (i = 0; i < 2; i++) {
+		s->del[i].seen = 0;
+		s->del[i].n = 0;
+		s->del[i].overflow = 0;
+	}
 }
 
 static sfsistat
@@ -793,7 +373,8 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	/* The connection's snapshot is taken here, so the steps asked for
 	 * match the configuration that will run them. */
 	if (s != NULL && (s->conf = conf_take(&s->gen)) != NULL &&
-	    !s->conf->delete_incoming_authentication_results)
+	    !s->conf->delete_incoming_authentication_results &&
+	    !s->conf->delete_incoming_received_spf)
 		*pf1 = f1 & SMFIP_NOHDRS;
 	else
 		*pf1 = 0;
@@ -869,7 +450,7 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	}
 	if (client_address(s, hostaddr) != 0) {
 		logmsg(LOG_INFO, "client \"%s\" has no IPv4 or IPv6 address, "
-		    "not verified", esc(hostname, e, sizeof(e)));
+		    "not verified", hdr_esc(hostname, e, sizeof(e)));
 		return noreply(s, SMFIP_NR_CONN);
 	}
 	if (conf_trusted_ip(s->conf, s->family, s->ip)) {
@@ -888,7 +469,6 @@ static sfsistat
 cb_helo(SMFICTX *ctx, char *name)
 {
 	struct session *s = smfi_getpriv(ctx);
-	size_t len;
 
 	if (s == NULL)
 		return SMFIS_CONTINUE;
@@ -898,11 +478,10 @@ cb_helo(SMFICTX *ctx, char *name)
 	if (s->helo != NULL && strcmp(s->helo, name) == 0)
 		return noreply(s, SMFIP_NR_HELO);
 	free(s->helo);
-	len = strlen(name);
-	/* An overlong name is no domain; keep enough of it to report. */
-	s->helo = strndup(name, len > VALUE_MAX ? VALUE_MAX : len);
-	s->helo_valid = s->helo != NULL && len <= VALUE_MAX &&
-	    spf_valid_domain(s->helo);
+	/* Kept whole, whatever its length (the MTA bounds it): a header
+	 * field records it as it came. */
+	s->helo = strdup(name);
+	s->helo_valid = s->helo != NULL && spf_valid_domain(s->helo);
 	s->helo_done = 0;
 	return noreply(s, SMFIP_NR_HELO);
 }
@@ -928,7 +507,7 @@ sender_address(const char *arg)
 
 /* Run check_host() for IDENTITY into V. */
 static void
-verify(struct session *s, enum spf_identity identity, struct verdict *v)
+verify(struct session *s, enum spf_identity identity, struct hdr_verdict *v)
 {
 	struct spf_request req;
 	struct spf_resolver res;
@@ -940,10 +519,15 @@ verify(struct session *s, enum spf_identity identity, struct verdict *v)
 	v->helo = s->helo;
 	v->sender = s->sender ? s->sender : "";
 	if (identity == SPF_ID_HELO && !s->helo_valid) {
-		/* An IP literal or a non-domain HELO: nothing to verify. */
+		/* An IP literal or a non-domain HELO: nothing to verify.
+		 * One too long for the field is no domain: shown cut, and
+		 * marked so (the header fields take the whole from v->helo). */
 		v->out.result = SPF_NONE;
-		snprintf(v->out.domain, sizeof(v->out.domain), "%s",
-		    s->helo ? s->helo : "");
+		if (spf_strlcpy_exact(v->out.domain, s->helo ? s->helo : "",
+		    sizeof(v->out.domain)) != 0) {
+			memcpy(v->out.domain, s->helo, sizeof(v->out.domain) - 4);
+			memcpy(v->out.domain + sizeof(v->out.domain) - 4, "...", 4);
+		}
 		return;
 	}
 	memset(&req, 0, sizeof(req));
@@ -955,8 +539,8 @@ verify(struct session *s, enum spf_identity identity, struct verdict *v)
 	req.receiver = s->conf->hostname;
 	if ((d = thread_dns(s->conf, s->gen)) == NULL) {
 		v->out.result = SPF_TEMPERROR;
-		snprintf(v->out.problem, sizeof(v->out.problem),
-		    "no DNS resolver available");
+		spf_strlcpy_exact(v->out.problem, "no DNS resolver available",
+		    sizeof(v->out.problem));
 		logmsg(LOG_ERR, "cannot set up a DNS resolver");
 		return;
 	}
@@ -964,55 +548,38 @@ verify(struct session *s, enum spf_identity identity, struct verdict *v)
 	spf_check(&req, &res, &v->out);
 }
 
-/* The SMTP reply for V's result: configured code, enhanced code and text,
- * the sender's explanation cleaned before it goes in. */
-static sfsistat
-reply(SMFICTX *ctx, struct session *s, const struct verdict *v)
-{
-	const struct conf_reply *r = &s->conf->reply[v->out.result];
-	char exp[REPLY_TEXT_MAX], dom[REPLY_TEXT_MAX];
-	char text[SPF_EXPLANATION_MAX + 2 * INET6_ADDRSTRLEN + 300];
-	char status[sizeof(r->status)], code[sizeof(r->code)], e[1024];
-	size_t n, pct;
+/* The configured template always fits a reply, with room for values. */
+_Static_assert(CONF_REPLY_TEXT_MAX + 64 < HDR_REPLY_TEXT_MAX,
+    "a reply text template must leave room for its values");
 
-	exp[0] = '\0';
-	if (v->out.result == SPF_FAIL) {
-		if (strcmp(v->out.explanation, SPF_DEFAULT_EXPLANATION) == 0)
-			snprintf(text, sizeof(text), "%s is not a permitted "
-			    "sender for %s", v->ip, v->out.domain);
-		else
-			snprintf(text, sizeof(text), "%s", v->out.explanation);
-		reply_clean(text, exp, sizeof(exp));
-	}
-	reply_clean(v->out.domain, dom, sizeof(dom));
-	conf_reply_expand(s->conf, v->out.result, exp, dom, text, REPLY_TEXT_MAX);
-	/* A cut may leave half a "%%": drop a lone trailing '%'. */
-	n = strlen(text);
-	for (pct = 0; pct < n && text[n - 1 - pct] == '%'; pct++)
-		;
-	if (pct % 2)
-		text[n - 1] = '\0';
-	snprintf(code, sizeof(code), "%s", r->code);
-	snprintf(status, sizeof(status), "%s", r->status);
-	/* Postfix ignores a reply whose classes differ: never send one. */
-	if (status[0] != code[0])
-		status[0] = code[0];
+/* The SMTP reply for V's result, as configured (header.c builds it). */
+static sfsistat
+reply(SMFICTX *ctx, struct session *s, const struct hdr_verdict *v)
+{
+	const struct conf_reply *cr = &s->conf->reply[v->out.result];
+	struct hdr_reply r;
+	char e[HDR_REPLY_TEXT_MAX * 4];
+	const char *cut;
+
+	cut = hdr_reply(&r, cr->code, cr->status, cr->text, v) ?
+	    " (a value shortened to fit)" : "";
 	if (s->conf->dry_run) {
-		logmsg(LOG_INFO, "%s: client=%s dry run: would reply %s %s %s",
-		    queue_id(ctx), s->ipstr, code, status,
-		    esc(text, e, sizeof(e)));
+		logmsg(LOG_INFO, "%s: client=%s dry run: would reply %s %s %s%s",
+		    queue_id(ctx), s->ipstr, r.code, r.status,
+		    hdr_esc(r.text, e, sizeof(e)), cut);
 		return SMFIS_CONTINUE;
 	}
-	logmsg(LOG_INFO, "%s: client=%s reply %s %s %s", queue_id(ctx),
-	    s->ipstr, code, status, esc(text, e, sizeof(e)));
-	if (smfi_setreply(ctx, code, status, text[0] ? text : NULL) != MI_SUCCESS)
+	logmsg(LOG_INFO, "%s: client=%s reply %s %s %s%s", queue_id(ctx),
+	    s->ipstr, r.code, r.status, hdr_esc(r.text, e, sizeof(e)), cut);
+	if (smfi_setreply(ctx, r.code, r.status,
+	    r.text[0] != '\0' ? r.text : NULL) != MI_SUCCESS)
 		logmsg(LOG_WARNING, "%s: the MTA refused the reply %s %s %s",
-		    s->ipstr, code, status, esc(text, e, sizeof(e)));
-	return code[0] == '4' ? SMFIS_TEMPFAIL : SMFIS_REJECT;
+		    s->ipstr, r.code, r.status, hdr_esc(r.text, e, sizeof(e)));
+	return r.code[0] == '4' ? SMFIS_TEMPFAIL : SMFIS_REJECT;
 }
 
 static void
-log_verdict(SMFICTX *ctx, const struct session *s, const struct verdict *v,
+log_verdict(SMFICTX *ctx, const struct session *s, const struct hdr_verdict *v,
     const char *action)
 {
 	char e1[VALUE_MAX * 4 + 8], e2[VALUE_MAX * 4 + 8], e3[1100];
@@ -1023,14 +590,14 @@ log_verdict(SMFICTX *ctx, const struct session *s, const struct verdict *v,
 	    "result=%s %s=\"%s\" action=%s", queue_id(ctx), s->ipstr,
 	    v->identity == SPF_ID_HELO ? "helo" : "mailfrom",
 	    v->identity == SPF_ID_HELO ? "helo" : "sender",
-	    esc(v->identity == SPF_ID_HELO ? v->helo : v->sender, e1, sizeof(e1)),
-	    esc(v->out.domain, e2, sizeof(e2)), spf_result_name(v->out.result),
-	    what, esc(detail, e3, sizeof(e3)), action);
+	    hdr_esc(v->identity == SPF_ID_HELO ? v->helo : v->sender, e1, sizeof(e1)),
+	    hdr_esc(v->out.domain, e2, sizeof(e2)), spf_result_name(v->out.result),
+	    what, hdr_esc(detail, e3, sizeof(e3)), action);
 }
 
 /* Apply the policy to V: reject when its result is in REJECT_SET. */
 static sfsistat
-decide(SMFICTX *ctx, struct session *s, const struct verdict *v,
+decide(SMFICTX *ctx, struct session *s, const struct hdr_verdict *v,
     unsigned reject_set, int definitive)
 {
 	const char *code = s->conf->reply[v->out.result].code;
@@ -1055,7 +622,7 @@ decide(SMFICTX *ctx, struct session *s, const struct verdict *v,
 static sfsistat
 procedure_helo(SMFICTX *ctx, struct session *s, int *definitive)
 {
-	struct verdict *v = &s->v[s->nv];
+	struct hdr_verdict *v = &s->v[s->nv];
 	sfsistat r;
 
 	if (s->helo_done) {
@@ -1105,14 +672,14 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	    s->conf->trust_authenticated_senders) {
 		s->skip = 1;
 		logmsg(LOG_INFO, "%s: client=%s authenticated as \"%s\", not "
-		    "verified", queue_id(ctx), s->ipstr, esc(auth, e, sizeof(e)));
+		    "verified", queue_id(ctx), s->ipstr, hdr_esc(auth, e, sizeof(e)));
 		return SMFIS_CONTINUE;
 	}
 	if (conf_skip_sender(s->conf, s->sender)) {
 		s->skip = 1;
 		logmsg(LOG_INFO, "%s: client=%s sender=\"%s\" in skip_senders, not "
 		    "verified", queue_id(ctx), s->ipstr,
-		    esc(s->sender, e, sizeof(e)));
+		    hdr_esc(s->sender, e, sizeof(e)));
 		return SMFIS_CONTINUE;
 	}
 	if (s->conf->verify_helo && s->helo != NULL) {
@@ -1125,69 +692,109 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	return decide(ctx, s, &s->v[s->final], s->conf->reject_results, 0);
 }
 
-/* Add the current field's index to those to delete; -1 when it cannot. */
+/* Add the current field of D to those to delete; -1 when it cannot. */
 static int
-ar_remember(struct session *s)
+del_remember(struct deletions *d)
 {
 	int *n;
 	int cap;
 
-	if (s->nar_del == s->car_del) {
-		if (s->car_del >= AR_DELETE_MAX)
+	if (d->n == d->cap) {
+		if (d->cap >= DELETE_MAX)
 			return -1;
-		cap = s->car_del ? s->car_del * 2 : 8;
-		if ((n = realloc(s->ar_del, (size_t)cap * sizeof(*n))) == NULL)
+		cap = d->cap ? d->cap * 2 : 8;
+		if ((n = realloc(d->idx, (size_t)cap * sizeof(*n))) == NULL)
 			return -1;
-		s->ar_del = n;
-		s->car_del = cap;
+		d->idx = n;
+		d->cap = cap;
 	}
-	s->ar_del[s->nar_del++] = s->ar_seen;
+	d->idx[d->n++] = d->seen;
 	return 0;
 }
 
-/* Remember incoming Authentication-Results that claim to be ours. */
+/* Is this incoming field one to delete?  Authentication-Results with
+ * our authserv-id (RFC 8601 5: ours to remove), or any Received-SPF: it
+ * names no author, and its readers trust what they find. */
+static int
+to_delete(const struct session *s, int k, const char *value)
+{
+	char id[256];
+
+	if (s->trusted)
+		return 0;
+	if (k == DEL_RSPF)
+		return s->conf->delete_incoming_received_spf;
+	return s->conf->delete_incoming_authentication_results &&
+	    hdr_authserv_id(value, id, sizeof(id)) == 0 &&
+	    strcasecmp(id, s->conf->authserv_id) == 0;
+}
+
+/* Remember the incoming fields to delete at end of message. */
 static sfsistat
 cb_header(SMFICTX *ctx, char *name, char *value)
 {
 	struct session *s = smfi_getpriv(ctx);
-	char id[256], e[512];
+	struct deletions *d;
+	char e[512];
+	int k;
 
-	if (s == NULL || s->conf == NULL || name == NULL || value == NULL ||
-	    strcasecmp(name, "Authentication-Results") != 0)
+	if (s == NULL || s->conf == NULL || name == NULL || value == NULL)
 		return noreply(s, SMFIP_NR_HDR);
-	s->ar_seen++;
-	if (!s->conf->delete_incoming_authentication_results || s->trusted ||
-	    ar_authserv_id(value, id, sizeof(id)) != 0 ||
-	    strcasecmp(id, s->conf->authserv_id) != 0)
+	if (strcasecmp(name, del_names[DEL_AR]) == 0)
+		k = DEL_AR;
+	else if (strcasecmp(name, del_names[DEL_RSPF]) == 0)
+		k = DEL_RSPF;
+	else
 		return noreply(s, SMFIP_NR_HDR);
-	if (ar_remember(s) != 0 && !s->ar_overflow) {
-		s->ar_overflow = 1;
-		logmsg(LOG_WARNING, "%s: client=%s too many forged "
-		    "Authentication-Results (%d), the message will be "
-		    "refused: %s", queue_id(ctx), s->ipstr, s->nar_del,
-		    esc(value, e, sizeof(e)));
+	d = &s->del[k];
+	d->seen++;
+	if (!to_delete(s, k, value))
+		return noreply(s, SMFIP_NR_HDR);
+	if (del_remember(d) != 0) {
+		if (!d->overflow)
+			logmsg(LOG_WARNING, "%s: client=%s too many incoming "
+			    "%s (%d), the message will be refused: %s",
+			    queue_id(ctx), s->ipstr, del_names[k], d->n,
+			    hdr_esc(value, e, sizeof(e)));
+		d->overflow = 1;
+		return noreply(s, SMFIP_NR_HDR);
 	}
+	logmsg(LOG_INFO, "%s: client=%s incoming %s #%d to be deleted: %s",
+	    queue_id(ctx), s->ipstr, del_names[k], d->seen,
+	    hdr_esc(value, e, sizeof(e)));
 	return noreply(s, SMFIP_NR_HDR);
 }
 
+/* Insert field NAME with VALUE (from header.c, freed here) on top. */
 static void
-insert_header(SMFICTX *ctx, const char *name, const struct hbuf *b)
+insert_header(SMFICTX *ctx, const char *name, char *value)
 {
-	char e[HEADER_MAX * 4];
+	char e[1024];
 
-	if (smfi_insheader(ctx, 0, (char *)name, (char *)b->s) != MI_SUCCESS)
+	if (value == NULL) {
+		logmsg(LOG_ERR, "%s: out of memory: no %s field", queue_id(ctx),
+		    name);
+		return;
+	}
+	if (smfi_insheader(ctx, 0, (char *)name, value) != MI_SUCCESS)
 		logmsg(LOG_WARNING, "%s: cannot insert %s: %s", queue_id(ctx),
-		    name, esc(b->s, e, sizeof(e)));
+		    name, hdr_esc(value, e, sizeof(e)));
+	free(value);
 }
 
-/* The header fields of the configured kinds, configured order top-down. */
+/*
+ * The header fields of the configured kinds, in the configured order from
+ * the top.  With both identities recorded, the final result is where its
+ * readers look: the top-most Received-SPF (RFC 7208 9.1 puts a new one
+ * above the others; OpenDMARC and SpamAssassin read the top one) and the
+ * last result of Authentication-Results (SpamAssassin reads the last).
+ */
 static void
 add_headers(SMFICTX *ctx, struct session *s)
 {
 	const struct conf *c = s->conf;
-	const struct verdict *list[2];
-	struct verdict ar[2];
-	struct hbuf b;
+	const struct hdr_verdict *list[2];
+	struct hdr_verdict ar[2];
 	size_t k;
 	int n = 0, i;
 
@@ -1201,13 +808,13 @@ add_headers(SMFICTX *ctx, struct session *s)
 		if (c->header[k] == CONF_HEADER_AUTHENTICATION_RESULTS) {
 			for (i = 0; i < n; i++)
 				ar[i] = *list[i];
-			format_auth_results(ar, n, c->authserv_id, &b);
-			insert_header(ctx, "Authentication-Results", &b);
+			insert_header(ctx, "Authentication-Results",
+			    hdr_auth_results(ar, n, c->authserv_id));
 		} else if (c->header[k] == CONF_HEADER_RECEIVED_SPF) {
-			for (i = n; i-- > 0;) {
-				format_received_spf(list[i], c->hostname, &b);
-				insert_header(ctx, "Received-SPF", &b);
-			}
+			/* each lands on top: the final one last */
+			for (i = 0; i < n; i++)
+				insert_header(ctx, "Received-SPF",
+				    hdr_received_spf(list[i], c->hostname));
 		}
 	}
 }
@@ -1216,35 +823,40 @@ static sfsistat
 cb_eom(SMFICTX *ctx)
 {
 	struct session *s = smfi_getpriv(ctx);
-	int i;
+	int i, k;
 
 	if (s == NULL || s->conf == NULL)
 		return SMFIS_CONTINUE;
 	if (s->conf->dry_run) {
-		if (s->nar_del > 0)
-			logmsg(LOG_INFO, "%s: dry run: would delete %d forged "
-			    "Authentication-Results", queue_id(ctx), s->nar_del);
+		for (k = 0; k < 2; k++)
+			if (s->del[k].n > 0)
+				logmsg(LOG_INFO, "%s: dry run: would delete %d "
+				    "incoming %s", queue_id(ctx), s->del[k].n,
+				    del_names[k]);
 		message_reset(s);
 		return SMFIS_CONTINUE;
 	}
-	if (s->ar_overflow) {
+	if (s->del[DEL_AR].overflow || s->del[DEL_RSPF].overflow) {
 		smfi_setreply(ctx, "451", "4.7.0", "Too many "
-		    "Authentication-Results header fields");
+		    "authentication header fields");
 		message_reset(s);
 		return SMFIS_TEMPFAIL;
 	}
 	/* Highest index first, so no deletion moves the next one, and before
-	 * our own field is inserted, which would count. */
-	for (i = s->nar_del; i-- > 0;) {
-		if (smfi_chgheader(ctx, "Authentication-Results",
-		    s->ar_del[i], NULL) != MI_SUCCESS)
-			logmsg(LOG_WARNING, "%s: cannot delete "
-			    "Authentication-Results #%d", queue_id(ctx),
-			    s->ar_del[i]);
-		else
-			logmsg(LOG_INFO, "%s: deleted forged "
-			    "Authentication-Results #%d", queue_id(ctx),
-			    s->ar_del[i]);
+	 * our own fields are inserted, which would count. */
+	for (k = 0; k < 2; k++) {
+		const struct deletions *d = &s->del[k];
+
+		for (i = d->n; i-- > 0;) {
+			if (smfi_chgheader(ctx, (char *)del_names[k], d->idx[i],
+			    NULL) != MI_SUCCESS)
+				logmsg(LOG_WARNING, "%s: cannot delete %s #%d",
+				    queue_id(ctx), del_names[k], d->idx[i]);
+			else
+				logmsg(LOG_INFO, "%s: deleted %s %s #%d",
+				    queue_id(ctx), k == DEL_AR ? "forged" :
+				    "incoming", del_names[k], d->idx[i]);
+		}
 	}
 	if (!s->skip && s->nv > 0 && s->final >= 0 && s->conf->nheader > 0) {
 		add_headers(ctx, s);
@@ -1276,7 +888,8 @@ cb_close(SMFICTX *ctx)
 	if (s == NULL)
 		return SMFIS_CONTINUE;
 	message_reset(s);
-	free(s->ar_del);
+	free(s->del[DEL_AR].idx);
+	free(s->del[DEL_RSPF].idx);
 	free(s->helo);
 	if (s->conf != NULL)
 		conf_unref(s->conf);
@@ -1306,7 +919,7 @@ trace_line(void *arg, const char *line)
 
 	/* The trace quotes DNS data itself: only control and 8-bit bytes
 	 * must not reach the terminal. */
-	esc_keep(line, e, sizeof(e), "\\\"");
+	hdr_esc_keep(line, e, sizeof(e), "\\\"");
 	n = strlen(e) + 1;
 	if (t->len + n + 1 > TRACE_MAX) {
 		t->cut = 1;
@@ -1347,15 +960,15 @@ query(const struct conf *c, const char *ip, const char *sender,
 	struct spf_request req;
 	struct spf_resolver res;
 	struct trace t = { NULL, 0, 0, 0 };
-	struct verdict v;
-	struct hbuf b;
+	struct hdr_verdict v;
 	struct resolver *d;
+	char *rspf;
 	char e[SPF_EXPLANATION_MAX * 4 + 8];
 
 	memset(&req, 0, sizeof(req));
 	if (spf_request_set_ip(&req, ip) != 0) {
 		fprintf(stderr, "spf-milter: -q: not an IPv4 or IPv6 address: "
-		    "%s\n", esc(ip, e, sizeof(e)));
+		    "%s\n", hdr_esc(ip, e, sizeof(e)));
 		return SPF_MILTER_EXIT_USAGE;
 	}
 	if (malformed_arg(sender) || malformed_arg(helo)) {
@@ -1388,9 +1001,14 @@ query(const struct conf *c, const char *ip, const char *sender,
 		printf("%s\n", spf_result_name(v.out.result));
 		if (v.out.result == SPF_FAIL)
 			printf("explanation: %s\n",
-			    esc(v.out.explanation, e, sizeof(e)));
-		format_received_spf(&v, c->hostname, &b);
-		printf("Received-SPF: %s\n", b.s);
+			    hdr_esc(v.out.explanation, e, sizeof(e)));
+		if ((rspf = hdr_received_spf(&v, c->hostname)) == NULL) {
+			fprintf(stderr, "spf-milter: -q: out of memory\n");
+			free(t.buf);
+			return SPF_MILTER_EXIT_RUNTIME;
+		}
+		printf("Received-SPF: %s\n", rspf);
+		free(rspf);
 	}
 	if (t.buf != NULL)
 		fputs(t.buf, stdout);
@@ -1687,13 +1305,13 @@ listen_and_serve(const struct conf *c, const struct passwd *pw)
 	if (smfi_setconn(c->socket) != MI_SUCCESS ||
 	    smfi_register(milter) != MI_SUCCESS) {
 		logmsg(LOG_ERR, "libmilter refused socket %s",
-		    esc(c->socket, e, sizeof(e)));
+		    hdr_esc(c->socket, e, sizeof(e)));
 		return SPF_MILTER_EXIT_RUNTIME;
 	}
 	/* 0: never unlink; claim_unix_socket() cleared the path. */
 	if (smfi_opensocket(0) != MI_SUCCESS) {
 		logmsg(LOG_ERR, "cannot open socket %s",
-		    esc(c->socket, e, sizeof(e)));
+		    hdr_esc(c->socket, e, sizeof(e)));
 		return SPF_MILTER_EXIT_RUNTIME;
 	}
 	tcp_nodelay();
@@ -1701,7 +1319,7 @@ listen_and_serve(const struct conf *c, const struct passwd *pw)
 	    drop_privileges(pw) != 0)
 		return SPF_MILTER_EXIT_RUNTIME;
 	logmsg(LOG_INFO, "spf-milter %s listening on %s%s", SPF_MILTER_VERSION,
-	    esc(c->socket, e, sizeof(e)),
+	    hdr_esc(c->socket, e, sizeof(e)),
 	    c->dry_run ? " (dry run)" : "");
 	starting = 0;
 	if (smfi_main() != MI_SUCCESS) {

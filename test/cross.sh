@@ -46,7 +46,7 @@ defs="-DSPF_MILTER_VERSION=\"cross\" -DSPF_MILTER_CONF=\"/etc/spf-milter.conf\""
 
 echo "cross $arch: static spf-milter"
 # shellcheck disable=SC2086,SC2090
-$cc $cflags $defs -static -o "$dir/spf-milter" ${SRCS:-spf.c dns.c conf.c spf-milter.c} \
+$cc $cflags $defs -static -o "$dir/spf-milter" ${SRCS:-spf.c dns.c conf.c header.c spf-milter.c} \
 	-L"$lib" -lmilter -ludns -linih -lpthread
 file "$dir/spf-milter" 2>/dev/null | sed 's/^/  /' || true
 $qemu "$dir/spf-milter" -V

@@ -12,7 +12,8 @@ test="$build libcmocka-dev clang valgrind python3 python3-yaml python3-dnslib
 python3-spf miltertest mandoc groff-base postfix swaks busybox shellcheck
 qemu-user gcc-s390x-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-s390x-cross
 libc6-dev-armhf-cross dpkg-dev procps iproute2 musl-tools linux-libc-dev git
-util-linux"
+util-linux openssl opendkim opendmarc spamassassin libmail-dkim-perl
+libmail-spf-perl m4"
 bench="$test pyspf-milter"
 deb="$build dpkg-dev debhelper lintian adduser libcmocka-dev python3-yaml
 python3-dnslib python3-spf miltertest util-linux"

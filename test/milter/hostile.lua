@@ -15,7 +15,8 @@ local function safe_reply(r)
 			return false
 		end
 	end
-	return #r <= 420
+	-- RFC 5321 4.5.3.1.5: 512 octets with CRLF, where "%%" is one
+	return #r <= 510
 end
 
 -- A header value is safe: printable ASCII, folds only as "\n\t", and
@@ -89,7 +90,9 @@ t.step("hostile HELO names", function()
 		"m\195\188ller.example",
 		"cr\r\nX-Injected: yes",
 		string.rep("x", 300) .. ".example",
-		string.rep("label.", 150) .. "example",
+		-- miltertest keeps a changed field in 1024 bytes: longer values
+		-- are tested in test_header.c and with Postfix
+		string.rep("label.", 80) .. "example",
 		"",
 	}
 	for _, helo in ipairs(helos) do
@@ -99,9 +102,16 @@ t.step("hostile HELO names", function()
 		t.message(conn)
 		local rs = t.raw_header(conn, "Received-SPF")
 		t.check(safe_header(rs), "Received-SPF clean: " .. tostring(rs))
-		t.check(rs ~= nil and not string.find(rs, "identity=helo", 1, true) or
-		    string.find(rs, '"evil; identity=helo"', 1, true) ~= nil,
-		    "no key injected through HELO")
+		-- readers split at any ';' and take the last identity=: no ';'
+		-- in a quoted value, ours the last pair
+		local u = t.header(conn, "Received-SPF") or ""
+		local pairs = string.gsub(string.gsub(u, "^[^)]*%)", ""), "\\.", "")
+		local semi = false
+		for q in string.gmatch(pairs, '"([^"]*)"') do
+			semi = semi or string.find(q, "[;()]") ~= nil
+		end
+		t.check(string.find(u, "; identity=mailfrom$") ~= nil and not semi,
+		    "no key injected through HELO: " .. u)
 		local ar = t.raw_header(conn, "Authentication-Results")
 		t.check(safe_header(ar), "Authentication-Results clean: " .. tostring(ar))
 		mt.disconnect(conn)
@@ -110,11 +120,11 @@ end)
 
 t.step("hostile MAIL FROM", function()
 	local senders = {
-		{ "\"a;b (c)\"@pass.example", 'envelope-from="\\"a;b (c)\\"@pass.example"' },
-		{ "x; identity=helo@pass.example", 'envelope-from="x; identity=helo@pass.example"' },
+		{ "\"a;b (c)\"@pass.example", 'envelope-from="\\"a?b ?c?\\"@pass.example"' },
+		{ "x; identity=helo@pass.example", 'envelope-from="x? identity=helo@pass.example"' },
 		{ "m\195\188ller@pass.example", 'envelope-from="m??ller@pass.example"' },
 		{ "a\r\nX-Injected: yes@pass.example", 'envelope-from="a??X-Injected: yes@pass.example"' },
-		{ string.rep("b", 900) .. "@pass.example", nil },
+		{ string.rep("b", 400) .. "@pass.example", nil },
 	}
 	for _, s in ipairs(senders) do
 		local conn = t.open("192.0.2.1", "helo-neutral.example")
@@ -129,8 +139,8 @@ t.step("hostile MAIL FROM", function()
 			end
 			local ar = t.raw_header(conn, "Authentication-Results")
 			t.check(safe_header(ar), "Authentication-Results clean: " .. tostring(ar))
-			t.check(ar ~= nil and not string.find(ar, "smtp.mailfrom=[^\"]*[;%s(]"),
-			    "smtp.mailfrom quoted when it must be: " .. tostring(ar))
+			t.check(t.has(t.header(conn, "Authentication-Results"), "spf=pass smtp.mailfrom=pass.example"),
+			    "smtp.mailfrom is the domain: " .. tostring(ar))
 		end
 		mt.disconnect(conn)
 	end

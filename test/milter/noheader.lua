@@ -7,9 +7,13 @@ mt.set_timeout(15)
 t.step("no header fields", function()
 	local conn = t.open("192.0.2.1", "helo-neutral.example")
 	t.check(t.mail(conn, "a@pass.example") == SMFIR_CONTINUE, "continues")
-	t.message(conn, { { "Authentication-Results", "mx.test.example; spf=pass" } })
+	t.message(conn, {
+		{ "Authentication-Results", "mx.test.example; spf=pass" },
+		{ "Received-SPF", "pass (forged) identity=mailfrom" },
+	})
 	t.check(not mt.eom_check(conn, MT_HDRINSERT) and not mt.eom_check(conn, MT_HDRADD), "no field added")
 	t.check(mt.eom_check(conn, MT_HDRDELETE, "Authentication-Results"), "forged field still deleted")
+	t.check(mt.eom_check(conn, MT_HDRDELETE, "Received-SPF"), "incoming Received-SPF still deleted")
 	t.check(t.mail(conn, "x@fail.example") == SMFIR_REPLYCODE, "fail still refused")
 	mt.disconnect(conn)
 end)

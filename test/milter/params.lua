@@ -1,5 +1,6 @@
 -- params.lua: HELO not verified, authserv_id and hostname in the fields,
--- incoming Authentication-Results kept, authenticated senders verified.
+-- incoming Authentication-Results and Received-SPF kept, authenticated
+-- senders verified.
 package.path = srcdir .. "/?.lua;" .. package.path
 local t = require("lib")
 mt.set_timeout(15)
@@ -7,12 +8,15 @@ mt.set_timeout(15)
 t.step("verify_helo = no", function()
 	local conn = t.open("192.0.2.1", "helo-fail.example")
 	t.check(t.mail(conn, "a@pass.example") == SMFIR_CONTINUE, "failing HELO not verified")
-	t.message(conn, { { "Authentication-Results", "auth.test.example; spf=pass smtp.mailfrom=a@pass.example" } })
+	t.message(conn, {
+		{ "Authentication-Results", "auth.test.example; spf=pass smtp.mailfrom=pass.example" },
+		{ "Received-SPF", "pass (elsewhere) identity=mailfrom" },
+	})
 	t.check(not t.has(t.log(), "identity=helo"), "no HELO verification logged")
 	local rs = t.header(conn, "Received-SPF")
 	t.check(t.has(rs, "(receiver.test.example: domain of") and t.has(rs, "receiver=receiver.test.example;"), "hostname: " .. tostring(rs))
 	t.check(t.has(t.header(conn, "Authentication-Results"), "AUTH.test.example; spf=pass"), "authserv_id")
-	t.check(not mt.eom_check(conn, MT_HDRDELETE), "incoming field kept")
+	t.check(not mt.eom_check(conn, MT_HDRDELETE), "incoming fields kept")
 	t.check(mt.test_option(conn, SMFIP_NOHDRS), "header fields not even asked for")
 	mt.disconnect(conn)
 end)

@@ -174,6 +174,10 @@ void spf_check(const struct spf_request *req, const struct spf_resolver *res,
 #define SPF_MAX_VOID		2	/* lookups answered NXDOMAIN / no data */
 #define SPF_MAX_MX_NAMES	10
 #define SPF_MAX_PTR_NAMES	10
+/* The most questions one evaluation has unanswered at once: a resolver
+ * must carry this many in flight (it may carry more).  The evaluator
+ * waits for an answer before it asks more. */
+#define SPF_MAX_IN_FLIGHT	32
 
 /* ------------------------------------------------------- bounded strings */
 

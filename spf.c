@@ -9,11 +9,16 @@
  * of their turn so that an evaluation costs round trips close to the
  * depth of its include tree.
  *
- * What is asked ahead is bounded like the evaluation itself: at most 10
- * term lookups ahead per evaluation, and the addresses of at most 10
- * hosts per MX answer.  With the at most 10 terms the evaluation asks in
- * its turn (those not asked ahead), one evaluation sends at most 20 term
- * lookups, whatever the records say: no amplifier for a hostile domain.
+ * No limit of ours decides a result.  The pool has room for every
+ * question RFC 7208 lets an evaluation need (POOL_NEEDED) and, apart
+ * from that, for what is asked ahead (POOL_AHEAD), so a question asked
+ * ahead never takes the place of one the evaluation needs.  What is
+ * asked ahead is bounded like the evaluation itself: at most 10 term
+ * lookups ahead per evaluation and the addresses of the hosts of their MX
+ * answers; one evaluation sends at most POOL_MAX questions, whatever the
+ * records say: no amplifier for a hostile domain.  At most
+ * SPF_MAX_IN_FLIGHT questions are unanswered at once; questions asked
+ * ahead wait for room instead of crowding the resolver.
  *
  * Copyright (C) 2026 the spf-milter authors.  GPL-3.0-or-later.
  */
@@ -27,22 +32,68 @@
 
 #include "spf.h"
 
-/* Questions one evaluation may hold: 10 terms, 10 address lookups for
- * each mx or ptr among them, the record lookups and the explanation. */
-#define POOL_MAX	160
+/* MX or PTR names one term may look up the addresses of. */
+#define NAMES_MAX	(SPF_MAX_MX_NAMES > SPF_MAX_PTR_NAMES ? \
+			    SPF_MAX_MX_NAMES : SPF_MAX_PTR_NAMES)
+/* Questions one evaluation may need in its turn (RFC 7208 4.6.4): the
+ * record of the domain, the 10 DNS terms (include and redirect among
+ * them) each with the addresses of up to 10 MX or PTR names, the PTR
+ * lookup of %{p} with its 10 names, the exp= record. */
+#define POOL_NEEDED	(1 + SPF_MAX_DNS_MECH * (1 + NAMES_MAX) + \
+			    1 + SPF_MAX_PTR_NAMES + 1)
+/* Questions asked ahead: 10 term lookups, and the addresses of the at
+ * most 10 hosts of each MX answer among them. */
+#define AHEAD_TERMS	SPF_MAX_DNS_MECH
+#define POOL_AHEAD	(AHEAD_TERMS * (1 + SPF_MAX_MX_NAMES))
+#define POOL_MAX	(POOL_NEEDED + POOL_AHEAD)
 /* The pool grows in chunks, whose addresses the resolver may keep while
  * a question is in flight; most evaluations need one chunk. */
 #define POOL_CHUNK	16
-#define POOL_CHUNKS	(POOL_MAX / POOL_CHUNK)
+#define POOL_CHUNKS	((POOL_MAX + POOL_CHUNK - 1) / POOL_CHUNK)
+/* Questions asked ahead are sent only while fewer than this many are
+ * unanswered, which leaves room under SPF_MAX_IN_FLIGHT for the up to
+ * 10 + 1 a term needs at once. */
+#define AHEAD_IN_FLIGHT	(SPF_MAX_IN_FLIGHT / 2)
 /* Deepest include/redirect nesting: each one counts against the 10. */
 #define MAX_DEPTH	(SPF_MAX_DNS_MECH + 1)
-#define MACRO_MAX	1024	/* an expanded macro-string before truncation */
+/* An expanded domain-spec keeps its last NAME_WINDOW - 1 bytes: RFC
+ * 7208 4.8 keeps at most the 253 on the right, and the dot before them
+ * (and a trailing dot) must be seen to cut at a label. */
+#define NAME_WINDOW	512
 #define WAIT_ROUNDS_MAX	65536	/* resolver events while awaiting one answer */
+
+_Static_assert(NAME_WINDOW >= 253 + 3, "the window holds a name, the dot "
+    "before it and a trailing dot");
+_Static_assert(AHEAD_IN_FLIGHT + 1 + NAMES_MAX <= SPF_MAX_IN_FLIGHT,
+    "room for a term's questions beside those asked ahead");
 
 enum mech { M_ALL, M_INCLUDE, M_A, M_MX, M_PTR, M_IP4, M_IP6, M_EXISTS };
 
 static const char *const mech_names[] = {
 	"all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists"
+};
+
+/* What evaluating one mechanism gives. */
+enum match {
+	MATCH_NO,
+	MATCH_YES,
+	MATCH_TEMPERROR,	/* ends the evaluation with temperror */
+	MATCH_PERMERROR		/* ends the evaluation with permerror */
+};
+
+/* What looking for a domain's record gives. */
+enum fetch {
+	FETCH_FOUND,		/* one SPF record, parsed */
+	FETCH_NONE,		/* no SPF record */
+	FETCH_TEMPERROR,
+	FETCH_PERMERROR		/* two records, or one that does not parse */
+};
+
+/* What expanding a domain-spec into a name to ask gives. */
+enum name_status {
+	NAME_OK,
+	NAME_INVALID,		/* no name that could be asked */
+	NAME_PERMERROR		/* %{p} went over the void lookup limit */
 };
 
 struct term {
@@ -65,32 +116,40 @@ struct record {
 
 struct pooled {
 	struct spf_query q;
-	int submitted;
-	int waited;
-	int speculative;		/* asked ahead of its turn */
-	int expanded;			/* look-ahead done on its answer */
+	unsigned submitted:1;		/* handed to the resolver */
+	unsigned waited:1;
+	unsigned speculative:1;		/* asked ahead of its turn */
+	unsigned expanded:1;		/* look-ahead done on its answer */
 	int depth;			/* include depth of the term that asked */
+};
+
+/* A piece of text that is not NUL-terminated. */
+struct span {
+	const char *s;
+	size_t len;
 };
 
 struct eval {
 	const struct spf_request *req;
 	const struct spf_resolver *res;
 	struct spf_outcome *out;
-	char local[256];		/* local-part of <sender> */
-	char sender_domain[256];
-	char helo[256];
+	/* The parts of <sender> and the HELO name point into the request
+	 * (or at "postmaster"): copied, a long one would be cut. */
+	struct span local, helo;
+	char sender_domain[256];	/* "" when it is no possible domain */
+	struct span sender;		/* %{s}: out->sender, or sender_heap */
+	char *sender_heap;
 	char ptr_name[256];		/* %{p}, looked up once */
 	int have_ptr_name;
+	int explaining;			/* expanding the explanation */
 	unsigned dns_terms;		/* counted against SPF_MAX_DNS_MECH */
 	unsigned ahead;			/* term lookups sent ahead of their turn */
 	unsigned voids;
+	unsigned asked_needed, asked_ahead;	/* pool entries of each kind */
 	int in_include;
 	struct pooled *chunk[POOL_CHUNKS];
 	unsigned npool;
 };
-
-/* Results of the internal evaluation steps. */
-#define R_NOMATCH	(-1)
 
 /* ------------------------------------------------------- bounded strings */
 
@@ -319,6 +378,23 @@ spf_valid_domain(const char *name)
 	return labels >= 2;
 }
 
+/* Format into BUF of SIZE bytes (>= 4); text that does not fit ends in
+ * "...", so a cut is never silent.  For traces and messages, never for a
+ * name that is asked. */
+static void
+vformat_marked(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(buf, size, fmt, ap);
+
+	if (n < 0 || (size_t)n >= size)
+		memcpy(buf + size - 4, "...", 4);
+}
+
+/* printf arguments for "%.*s%s": at most MAX bytes of S (LEN bytes), then
+ * "..." when S is longer. */
+#define CUT(s, len, max) \
+	(int)((len) > (max) ? (max) : (len)), (s), ((len) > (max) ? "..." : "")
+
 static void
 trace(struct eval *e, const char *fmt, ...)
 {
@@ -329,7 +405,7 @@ trace(struct eval *e, const char *fmt, ...)
 	if (e->req->trace == NULL)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vformat_marked(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	/* Records and names come from the network: show them printable. */
 	for (i = 0; line[i] != '\0'; i++)
@@ -346,17 +422,8 @@ set_problem(struct eval *e, const char *fmt, ...)
 	if (e->out->problem[0] != '\0')
 		return;		/* keep the first, deepest cause */
 	va_start(ap, fmt);
-	vsnprintf(e->out->problem, sizeof(e->out->problem), fmt, ap);
+	vformat_marked(e->out->problem, sizeof(e->out->problem), fmt, ap);
 	va_end(ap);
-}
-
-static void
-copy_span(char *dst, size_t dstlen, const char *src, size_t len)
-{
-	if (len >= dstlen)
-		len = dstlen - 1;
-	memcpy(dst, src, len);
-	dst[len] = '\0';
 }
 
 /* ----------------------------------------------------------- the question pool */
@@ -387,41 +454,40 @@ status_name(enum spf_dns_status s)
 	return "?";
 }
 
-/* One trace line for an answer: its records (cut short), its time. */
+/* One trace line for an answer: its records (cut short, marked), its
+ * time. */
 static void
 trace_answer(struct eval *e, const struct spf_query *q,
     const struct spf_answer *a)
 {
 	char recs[400], one[300];
-	size_t n = 0;
+	struct spf_buf b;
 	unsigned i;
 
-	recs[0] = '\0';
 	if (e->req->trace == NULL)
 		return;
+	spf_buf_init(&b, recs, sizeof(recs) - 3);
 	for (i = 0; a->status == SPF_DNS_OK && i < a->count; i++) {
 		const struct spf_rr *rr = &a->rr[i];
-		int len;
 
 		if (q->type == SPF_T_A || q->type == SPF_T_AAAA)
 			spf_ip_text(rr->len == 4 ? AF_INET : AF_INET6, rr->data,
 			    one, sizeof(one));
 		else if (q->type == SPF_T_MX)
-			snprintf(one, sizeof(one), "%u %s", rr->pref, rr->data);
+			snprintf(one, sizeof(one), "%u %.*s%s", rr->pref,
+			    CUT((const char *)rr->data, rr->len, 250));
 		else if (q->type == SPF_T_TXT)
 			snprintf(one, sizeof(one), "\"%.*s%s\"",
-			    rr->len > 200 ? 200 : rr->len, rr->data,
-			    rr->len > 200 ? "..." : "");
+			    CUT((const char *)rr->data, rr->len, 200));
 		else
-			snprintf(one, sizeof(one), "%s", rr->data);
-		len = snprintf(recs + n, sizeof(recs) - n, "%s%s",
-		    i > 0 ? ", " : "", one);
-		if (len < 0 || (size_t)len >= sizeof(recs) - n) {
-			snprintf(recs + sizeof(recs) - 5, 5, "...");
+			snprintf(one, sizeof(one), "%.*s%s",
+			    CUT((const char *)rr->data, rr->len, 250));
+		if ((i > 0 && spf_buf_adds(&b, ", ") != 0) ||
+		    spf_buf_adds(&b, one) != 0)
 			break;
-		}
-		n += (size_t)len;
 	}
+	if (b.overflow)
+		memcpy(recs + b.len, "...", 4);	/* the 3 bytes kept aside */
 	trace(e, "dns %s %s: %s (%u.%03u ms)", type_name(q->type), q->name,
 	    a->status == SPF_DNS_OK ? recs : status_name(a->status),
 	    q->usec / 1000, q->usec % 1000);
@@ -447,28 +513,115 @@ pool_find(struct eval *e, const char *name, uint16_t type)
 	return NULL;
 }
 
-/* Ask NAME/TYPE unless it was asked already this evaluation. */
+/* The first question handed to the resolver and not yet answered. */
+static struct pooled *
+first_in_flight(struct eval *e, unsigned *count)
+{
+	struct pooled *first = NULL;
+	unsigned i, n = 0;
+
+	for (i = 0; i < e->npool; i++) {
+		struct pooled *p = pool_at(e, i);
+
+		if (p->submitted && p->q.answer == NULL) {
+			if (first == NULL)
+				first = p;
+			n++;
+		}
+	}
+	*count = n;
+	return first;
+}
+
+static void
+submit(struct eval *e, struct pooled *p)
+{
+	p->submitted = 1;
+	e->out->queries++;
+	e->res->submit(e->res->ctx, &p->q);
+}
+
+/* Wait for answers until fewer than SPF_MAX_IN_FLIGHT questions are
+ * open.  The resolver's deadline answers everything in the end; the
+ * bound only keeps a broken resolver from spinning forever. */
+static void
+make_room(struct eval *e)
+{
+	struct pooled *p;
+	unsigned n, rounds;
+
+	for (rounds = 0; rounds < WAIT_ROUNDS_MAX; rounds++) {
+		if ((p = first_in_flight(e, &n)) == NULL ||
+		    n < SPF_MAX_IN_FLIGHT)
+			return;
+		e->res->wait(e->res->ctx, &p->q);
+	}
+}
+
+/* Ask questions asked ahead that waited for room, while there is. */
+static void
+submit_waiting(struct eval *e)
+{
+	unsigned i, n;
+
+	first_in_flight(e, &n);
+	for (i = 0; i < e->npool && n < AHEAD_IN_FLIGHT; i++) {
+		struct pooled *p = pool_at(e, i);
+
+		if (!p->submitted) {
+			submit(e, p);
+			if (p->q.answer == NULL)
+				n++;
+		}
+	}
+}
+
+/*
+ * The pool entry for NAME/TYPE, asked unless it was asked already this
+ * evaluation.  A question the evaluation needs is asked at once (after
+ * waiting for room under SPF_MAX_IN_FLIGHT); one asked ahead of its turn
+ * (SPECULATIVE) is sent only while fewer than AHEAD_IN_FLIGHT are open
+ * and otherwise waits in the pool, and is not asked at all once
+ * POOL_AHEAD were.  NULL: not asked (out of memory; for a needed
+ * question the caller says so).
+ */
 static struct pooled *
 pool_ask(struct eval *e, const char *name, uint16_t type, int speculative)
 {
 	struct pooled *p;
+	unsigned c, n;
 
-	if ((p = pool_find(e, name, type)) != NULL)
+	if ((p = pool_find(e, name, type)) != NULL) {
+		if (!speculative && !p->submitted) {
+			make_room(e);
+			submit(e, p);
+		}
 		return p;
-	if (e->npool >= POOL_MAX || strlen(name) >= sizeof(p->q.name))
+	}
+	if (speculative ? e->asked_ahead >= POOL_AHEAD :
+	    e->asked_needed >= POOL_NEEDED)
+		return NULL;	/* by the RFC's limits, never for a needed one */
+	c = e->npool / POOL_CHUNK;
+	if (e->chunk[c] == NULL &&
+	    (e->chunk[c] = malloc(POOL_CHUNK * sizeof(*p))) == NULL)
 		return NULL;
-	if (e->npool % POOL_CHUNK == 0 && e->chunk[e->npool / POOL_CHUNK] ==
-	    NULL && (e->chunk[e->npool / POOL_CHUNK] =
-	    malloc(POOL_CHUNK * sizeof(*p))) == NULL)
-		return NULL;
-	p = pool_at(e, e->npool++);
+	p = pool_at(e, e->npool);
 	memset(p, 0, sizeof(*p));
-	snprintf(p->q.name, sizeof(p->q.name), "%s", name);
+	if (spf_strlcpy_exact(p->q.name, name, sizeof(p->q.name)) != 0)
+		return NULL;	/* callers pass names of at most 253 */
+	e->npool++;
 	p->q.type = type;
-	p->speculative = speculative;
-	p->submitted = 1;
-	e->out->queries++;
-	e->res->submit(e->res->ctx, &p->q);
+	p->speculative = speculative ? 1 : 0;
+	if (speculative) {
+		e->asked_ahead++;
+		first_in_flight(e, &n);
+		if (n < AHEAD_IN_FLIGHT)
+			submit(e, p);
+	} else {
+		e->asked_needed++;
+		make_room(e);
+		submit(e, p);
+	}
 	return p;
 }
 
@@ -481,6 +634,10 @@ pool_wait(struct eval *e, struct pooled *p)
 	static const struct spf_answer failed = { SPF_DNS_SERVFAIL, 0, 0 };
 	const struct spf_answer *a;
 
+	if (!p->submitted) {
+		make_room(e);
+		submit(e, p);
+	}
 	if (!p->waited) {
 		unsigned rounds;
 
@@ -503,16 +660,19 @@ pool_wait(struct eval *e, struct pooled *p)
 	return p->q.answer != NULL ? p->q.answer : &failed;
 }
 
+/* A question the evaluation needs, asked and answered. */
 static const struct spf_answer *
 lookup(struct eval *e, const char *name, uint16_t type)
 {
+	static const struct spf_answer failed = { SPF_DNS_SERVFAIL, 0, 0 };
 	struct pooled *p = pool_ask(e, name, type, 0);
 
 	if (p == NULL) {
-		static const struct spf_answer full = { SPF_DNS_SERVFAIL, 0, 0 };
-		trace(e, "dns %s %s: not asked, too many questions",
+		set_problem(e, "out of memory asking %s %s", type_name(type),
+		    name);
+		trace(e, "dns %s %s: not asked, out of memory",
 		    type_name(type), name);
-		return &full;
+		return &failed;
 	}
 	return pool_wait(e, p);
 }
@@ -530,6 +690,18 @@ pool_release(struct eval *e)
 		free(e->chunk[i]);
 		e->chunk[i] = NULL;
 	}
+}
+
+/* The name an MX or PTR record points to, or NULL when it cannot be
+ * asked as it is: a NUL inside would make it another, shorter name. */
+static const char *
+rr_name(const struct spf_rr *rr)
+{
+	const char *name = (const char *)rr->data;
+
+	if (rr->len == 0 || rr->len > 253 || strlen(name) != rr->len)
+		return NULL;
+	return name;
 }
 
 /* --------------------------------------------------------------- addresses */
@@ -564,9 +736,12 @@ addr_type(struct eval *e)
 	return e->req->family == AF_INET ? SPF_T_A : SPF_T_AAAA;
 }
 
-/* The reverse name of the client address, for ptr and %{p}. */
+/* The reverse name of the client address, for ptr and %{p}: at most 32
+ * nibbles with their dots and "ip6.arpa", 72 bytes. */
+#define REVERSE_MAX	80
+
 static void
-reverse_name(struct eval *e, char *buf, size_t len)
+reverse_name(struct eval *e, char buf[REVERSE_MAX])
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *ip = e->req->ip;
@@ -574,17 +749,17 @@ reverse_name(struct eval *e, char *buf, size_t len)
 	int i;
 
 	if (e->req->family == AF_INET) {
-		snprintf(buf, len, "%u.%u.%u.%u.in-addr.arpa",
+		snprintf(buf, REVERSE_MAX, "%u.%u.%u.%u.in-addr.arpa",
 		    ip[3], ip[2], ip[1], ip[0]);
 		return;
 	}
-	for (i = 15; i >= 0 && n + 4 < len; i--) {
+	for (i = 15; i >= 0; i--) {
 		buf[n++] = hex[ip[i] & 15];
 		buf[n++] = '.';
 		buf[n++] = hex[ip[i] >> 4];
 		buf[n++] = '.';
 	}
-	snprintf(buf + n, len - n, "ip6.arpa");
+	memcpy(buf + n, "ip6.arpa", sizeof("ip6.arpa"));
 }
 
 /* -------------------------------------------------------- macro expansion */
@@ -598,15 +773,19 @@ is_delimiter(int c)
 
 /*
  * Check the syntax of a macro-string (RFC 7208 7.1).  EXP allows the
- * letters c, r and t, which only an explanation may use.  Returns 0 or -1.
+ * letters c, r and t and spaces, which only an explanation may use.
+ * *LAST is set to the offset just past the last macro-expand (0 when
+ * there is none), for the domain-end rule.  Returns 0 or -1.
  */
 static int
-macro_syntax(const char *s, size_t len, int exp)
+macro_syntax(const char *s, size_t len, int exp, size_t *last)
 {
 	size_t i = 0;
 
+	*last = 0;
 	while (i < len) {
 		unsigned char c = s[i];
+		int digits = 0, nonzero = 0;
 
 		if (c < 0x21 || c > 0x7e) {
 			if (!(exp && c == ' '))
@@ -621,7 +800,7 @@ macro_syntax(const char *s, size_t len, int exp)
 		if (++i >= len)
 			return -1;
 		if (s[i] == '%' || s[i] == '_' || s[i] == '-') {
-			i++;
+			*last = ++i;
 			continue;
 		}
 		if (s[i++] != '{' || i >= len)
@@ -630,95 +809,223 @@ macro_syntax(const char *s, size_t len, int exp)
 		if (c == '\0' || (strchr("slodiphv", c) == NULL &&
 		    !(exp && strchr("crt", c) != NULL)))
 			return -1;
-		if (i < len && s[i] == '0')
-			return -1;	/* the number of parts is nonzero */
-		while (i < len && is_digit(s[i]))
-			i++;
+		/* transformers = *DIGIT [ "r" ]; a number of parts is
+		 * nonzero (7.3).  Leading zeros are digits like any other:
+		 * "01" is 1, as pyspf and Mail::SPF read it. */
+		for (; i < len && is_digit(s[i]); i++) {
+			digits = 1;
+			nonzero |= s[i] != '0';
+		}
+		if (digits && !nonzero)
+			return -1;
 		if (i < len && (s[i] == 'r' || s[i] == 'R'))
 			i++;
 		while (i < len && is_delimiter(s[i]))
 			i++;
 		if (i >= len || s[i] != '}')
 			return -1;
-		i++;
+		*last = ++i;
 	}
 	return 0;
 }
 
-/* The domain-end rule: a macro-expand, or "." toplabel ["."] at the end. */
+/*
+ * A domain-spec (RFC 7208 7.1): macro-string domain-end, where
+ * domain-end is a macro-expand, or "." toplabel ["."] written out (a
+ * '}' or a '%' that ends no macro-expand is neither).
+ */
 static int
 domain_spec_syntax(const char *s, size_t len)
 {
-	size_t end = len, dot;
+	size_t last, end, dot;
 
-	if (len == 0 || macro_syntax(s, len, 0) != 0)
+	if (len == 0 || macro_syntax(s, len, 0, &last) != 0)
 		return -1;
-	if (s[len - 1] == '}' || (len >= 2 && s[len - 2] == '%'))
+	if (last == len)
 		return 0;	/* ends in a macro-expand */
-	if (s[end - 1] == '.')
-		end--;
-	for (dot = end; dot > 0 && s[dot - 1] != '.'; dot--)
+	end = s[len - 1] == '.' ? len - 1 : len;
+	for (dot = end; dot > last && s[dot - 1] != '.'; dot--)
 		;
-	if (dot == 0)
-		return -1;	/* a single label is no domain-end */
-	if (!valid_toplabel(s + dot, end - dot))
-		return -1;
+	if (dot <= last || dot == 0)
+		return -1;	/* no literal "." before the last label */
+	return valid_toplabel(s + dot, end - dot) ? 0 : -1;
+}
+
+/* Does the (checked) macro-string S use %{p}? */
+static int
+uses_p(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 2 < len; i++)
+		if (s[i] == '%') {
+			if (s[i + 1] == '{' && (s[i + 2] == 'p' || s[i + 2] == 'P'))
+				return 1;
+			i++;	/* "%%", "%_", "%-" or "%{" */
+		}
 	return 0;
 }
 
-struct strbuf {
-	char *buf;
-	size_t len, cap;
-	int overflow;
+/*
+ * Where an expansion goes.  A name keeps its right end: RFC 7208 4.8
+ * drops labels on the left, so only the last bytes can matter, and total
+ * says how long the whole was.  An explanation keeps its start; when it
+ * does not fit, the buffer is marked overflowed (and the caller shows
+ * the cut).
+ */
+struct sink {
+	struct spf_buf b;
+	size_t total;		/* bytes put, kept or not */
+	int tail;		/* keep the right end */
 };
 
 static void
-sb_put(struct strbuf *sb, const char *s, size_t len)
+sink_init(struct sink *k, char *buf, size_t size, int tail)
 {
-	if (sb->len + len >= sb->cap) {
-		sb->overflow = 1;
-		len = sb->cap - 1 - sb->len;
-	}
-	memcpy(sb->buf + sb->len, s, len);
-	sb->len += len;
-	sb->buf[sb->len] = '\0';
+	spf_buf_init(&k->b, buf, size);
+	k->total = 0;
+	k->tail = tail;
 }
 
-/* %{p}: a validated name of the client, "unknown" when there is none. */
-static const char *
+static void
+sink_put(struct sink *k, const char *s, size_t n)
+{
+	struct spf_buf *b = &k->b;
+	size_t room = b->size - 1, drop;
+
+	k->total += n;
+	if (!k->tail) {
+		/* What fits of the first piece that does not, then nothing:
+		 * the text stays one piece, cut at its end. */
+		if (!b->overflow && spf_buf_add(b, s, n) != 0)
+			(void)spf_buf_add(b, s, room - b->len);
+		return;
+	}
+	if (n >= room) {
+		memcpy(b->s, s + n - room, room);
+		b->len = room;
+	} else {
+		if (b->len + n > room) {
+			drop = b->len + n - room;
+			memmove(b->s, b->s + drop, b->len - drop);
+			b->len -= drop;
+		}
+		memcpy(b->s + b->len, s, n);
+		b->len += n;
+	}
+	b->s[b->len] = '\0';
+}
+
+/* Put S, URL-escaped when ESCAPE (RFC 7208 7.3: an upper-case macro
+ * letter; RFC 3986 unreserved characters stay). */
+static void
+sink_put_escaped(struct sink *k, const char *s, size_t len, int escape)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, run;
+
+	if (!escape) {
+		sink_put(k, s, len);
+		return;
+	}
+	for (i = 0; i < len; i = run) {
+		unsigned char c = s[i];
+		char esc[3];
+
+		for (run = i; run < len && (is_alnum(s[run]) || s[run] == '-' ||
+		    s[run] == '.' || s[run] == '_' || s[run] == '~'); run++)
+			;
+		if (run > i) {
+			sink_put(k, s + i, run - i);
+			continue;
+		}
+		esc[0] = '%';
+		esc[1] = hex[c >> 4];
+		esc[2] = hex[c & 15];
+		sink_put(k, esc, 3);
+		run = i + 1;
+	}
+}
+
+static int count_void(struct eval *e, const struct spf_answer *a,
+    const char *name);
+static int any_address_matches(struct eval *e, const struct spf_answer *a,
+    int c4, int c6);
+
+/* The answer of a question the evaluation needs that pool_ask gave P
+ * for: NULL means it could not be asked (out of memory). */
+static const struct spf_answer *
+answer_of(struct eval *e, struct pooled *p, const char *name)
+{
+	static const struct spf_answer failed = { SPF_DNS_SERVFAIL, 0, 0 };
+
+	if (p == NULL) {
+		set_problem(e, "out of memory asking about %s", name);
+		return &failed;
+	}
+	return pool_wait(e, p);
+}
+
+static int
+dns_failed(const struct spf_answer *a)
+{
+	return a->status == SPF_DNS_SERVFAIL || a->status == SPF_DNS_TIMEOUT;
+}
+
+/*
+ * %{p} (RFC 7208 7.3): a validated name of the client (5.5), DOMAIN
+ * itself or a name below it preferred; "unknown" when there is none or
+ * a DNS error occurs.  Looked up once per evaluation, as pyspf does.
+ * The PTR lookup and the address lookups of the names that find nothing
+ * count as void lookups, as in pyspf and Mail::SPF (4.6.4), except while
+ * the explanation is expanded (it cannot change the result).  -1 when
+ * they pass the limit (problem set).
+ */
+static int
 macro_p(struct eval *e, const char *domain)
 {
-	char rev[80];
+	char rev[REVERSE_MAX];
 	const struct spf_answer *a;
 	struct pooled *hosts[SPF_MAX_PTR_NAMES];
-	unsigned i, n = 0;
+	const char *names[SPF_MAX_PTR_NAMES];
+	unsigned i, n;
 	const char *best = NULL;
+	int best_below = 0;
 	size_t dlen = strlen(domain);
 
 	if (e->have_ptr_name)
-		return e->ptr_name;
+		return 0;
 	e->have_ptr_name = 1;
-	snprintf(e->ptr_name, sizeof(e->ptr_name), "unknown");
-	reverse_name(e, rev, sizeof(rev));
+	memcpy(e->ptr_name, "unknown", sizeof("unknown"));
+	reverse_name(e, rev);
 	a = lookup(e, rev, SPF_T_PTR);
+	if (!e->explaining && count_void(e, a, rev) != 0)
+		return -1;
 	if (a->status != SPF_DNS_OK)
-		return e->ptr_name;
-	for (i = 0; i < a->count && n < SPF_MAX_PTR_NAMES; i++)
-		hosts[n++] = pool_ask(e, (const char *)a->rr[i].data,
-		    addr_type(e), 0);
+		return 0;
+	/* The first 10 names (4.6.4), all asked at once. */
+	n = a->count < SPF_MAX_PTR_NAMES ? a->count : SPF_MAX_PTR_NAMES;
+	for (i = 0; i < n; i++) {
+		names[i] = rr_name(&a->rr[i]);
+		hosts[i] = names[i] == NULL ? NULL :
+		    pool_ask(e, names[i], addr_type(e), 0);
+	}
 	for (i = 0; i < n; i++) {
 		const struct spf_answer *h;
-		const char *name;
-		size_t len, j;
+		const char *name = names[i];
+		size_t len;
 
-		if (hosts[i] == NULL)
+		if (name == NULL) {
+			trace(e, "  PTR name %u of %s cannot be asked", i + 1,
+			    rev);
 			continue;
-		h = pool_wait(e, hosts[i]);
-		name = hosts[i]->q.name;
-		for (j = 0; h->status == SPF_DNS_OK && j < h->count; j++)
-			if (client_in(e, h->rr[j].data, h->rr[j].len, -1, -1))
-				break;
-		if (h->status != SPF_DNS_OK || j == h->count)
+		}
+		h = answer_of(e, hosts[i], name);
+		if (dns_failed(h))
+			continue;	/* that name is skipped (5.5) */
+		if (!e->explaining && count_void(e, h, name) != 0)
+			return -1;
+		if (!any_address_matches(e, h, -1, -1))
 			continue;
 		len = strlen(name);
 		if (strcasecmp(name, domain) == 0) {
@@ -726,172 +1033,182 @@ macro_p(struct eval *e, const char *domain)
 			break;
 		}
 		if (len > dlen && name[len - dlen - 1] == '.' &&
-		    strcasecmp(name + len - dlen, domain) == 0 &&
-		    (best == NULL || strcasecmp(best, domain) != 0))
+		    strcasecmp(name + len - dlen, domain) == 0) {
+			if (!best_below) {
+				best = name;
+				best_below = 1;
+			}
+		} else if (best == NULL) {
 			best = name;
-		else if (best == NULL)
-			best = name;
+		}
 	}
+	/* A name from rr_name() has at most 253 bytes: it fits. */
 	if (best != NULL)
-		snprintf(e->ptr_name, sizeof(e->ptr_name), "%s", best);
-	return e->ptr_name;
+		(void)spf_strlcpy_exact(e->ptr_name, best, sizeof(e->ptr_name));
+	return 0;
 }
 
-static void
-macro_value(struct eval *e, int letter, const char *domain, char *buf,
-    size_t len)
+/* Room for the values macro_value() formats itself: 32 nibbles of an
+ * IPv6 address with 31 dots, 63 bytes. */
+#define SCRATCH_MAX	64
+
+/* The value of macro LETTER (7.3) as a span; -1 when %{p} passes the
+ * void lookup limit. */
+static int
+macro_value(struct eval *e, int letter, const char *domain,
+    char scratch[SCRATCH_MAX], struct span *v)
 {
 	/* Upper-case nibbles, as the examples of RFC 7208 7.4 show them. */
 	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *ip = e->req->ip;
+	const char *s = scratch;
 	size_t n = 0;
 	int i;
 
 	switch (letter) {
 	case 's':
-		snprintf(buf, len, "%s@%s", e->local, e->sender_domain);
-		break;
+		*v = e->sender;
+		return 0;
 	case 'l':
-		snprintf(buf, len, "%s", e->local);
-		break;
+		*v = e->local;
+		return 0;
+	case 'h':
+		*v = e->helo;
+		return 0;
 	case 'o':
-		snprintf(buf, len, "%s", e->sender_domain);
+		s = e->sender_domain;
 		break;
 	case 'd':
-		snprintf(buf, len, "%s", domain);
+		s = domain;
 		break;
 	case 'i':
 		if (e->req->family == AF_INET) {
-			snprintf(buf, len, "%u.%u.%u.%u", ip[0], ip[1], ip[2],
-			    ip[3]);
+			snprintf(scratch, SCRATCH_MAX, "%u.%u.%u.%u", ip[0],
+			    ip[1], ip[2], ip[3]);
 			break;
 		}
-		/* 32 nibbles and 31 dots; LEN is MACRO_MAX. */
-		for (i = 0; i < 16 && n + 4 < len; i++) {
-			buf[n++] = hex[ip[i] >> 4];
-			buf[n++] = '.';
-			buf[n++] = hex[ip[i] & 15];
-			buf[n++] = '.';
+		for (i = 0; i < 16; i++) {
+			scratch[n++] = hex[ip[i] >> 4];
+			scratch[n++] = '.';
+			scratch[n++] = hex[ip[i] & 15];
+			scratch[n++] = '.';
 		}
-		buf[n > 0 ? n - 1 : 0] = '\0';
+		scratch[n - 1] = '\0';
 		break;
 	case 'p':
-		snprintf(buf, len, "%s", macro_p(e, domain));
+		if (macro_p(e, domain) != 0)
+			return -1;
+		s = e->ptr_name;
 		break;
 	case 'v':
-		snprintf(buf, len, "%s",
-		    e->req->family == AF_INET ? "in-addr" : "ip6");
-		break;
-	case 'h':
-		snprintf(buf, len, "%s", e->helo);
+		s = e->req->family == AF_INET ? "in-addr" : "ip6";
 		break;
 	case 'c':
-		spf_ip_text(e->req->family, ip, buf, len);
+		spf_ip_text(e->req->family, ip, scratch, SCRATCH_MAX);
 		break;
 	case 'r':
-		snprintf(buf, len, "%s", e->req->receiver != NULL &&
-		    e->req->receiver[0] != '\0' ? e->req->receiver : "unknown");
+		s = e->req->receiver != NULL && e->req->receiver[0] != '\0' ?
+		    e->req->receiver : "unknown";
 		break;
 	case 't':
-		snprintf(buf, len, "%lld", (long long)(e->req->now != 0 ?
-		    e->req->now : time(NULL)));
+		snprintf(scratch, SCRATCH_MAX, "%lld", (long long)
+		    (e->req->now != 0 ? e->req->now : time(NULL)));
 		break;
 	default:
-		buf[0] = '\0';
+		s = "";
 	}
+	v->s = s;
+	v->len = strlen(s);
+	return 0;
 }
 
-static void
-url_escape(struct strbuf *sb, const char *s, size_t len)
+static int
+is_one_of(int c, const char *set)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		unsigned char c = s[i];
-		char esc[3];
-
-		if (is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-			sb_put(sb, (const char *)&c, 1);
-			continue;
-		}
-		esc[0] = '%';
-		esc[1] = hex[c >> 4];
-		esc[2] = hex[c & 15];
-		sb_put(sb, esc, 3);
-	}
-}
-
-/* Split VALUE on DELIMS, optionally reverse, keep the rightmost KEEP parts
- * (0: all), join them with dots into SB. */
-static void
-transform(struct strbuf *sb, const char *value, const char *delims,
-    unsigned keep, int reverse, int escape)
-{
-	const char *part[128];
-	size_t plen[128];
-	char joined[MACRO_MAX];
-	struct strbuf j = { joined, 0, sizeof(joined), 0 };
-	unsigned n = 0, i, first;
-	const char *p = value, *start = value;
-
-	joined[0] = '\0';
-	for (;; p++) {
-		if (*p == '\0' || strchr(delims, *p) != NULL) {
-			if (n < 128) {
-				part[n] = start;
-				plen[n++] = (size_t)(p - start);
-			}
-			if (*p == '\0')
-				break;
-			start = p + 1;
-		}
-	}
-	if (reverse)
-		for (i = 0; i < n / 2; i++) {
-			const char *tp = part[i];
-			size_t tl = plen[i];
-
-			part[i] = part[n - 1 - i];
-			plen[i] = plen[n - 1 - i];
-			part[n - 1 - i] = tp;
-			plen[n - 1 - i] = tl;
-		}
-	first = keep != 0 && keep < n ? n - keep : 0;
-	for (i = first; i < n; i++) {
-		if (i > first)
-			sb_put(&j, ".", 1);
-		sb_put(&j, part[i], plen[i]);
-	}
-	if (escape)
-		url_escape(sb, joined, j.len);
-	else
-		sb_put(sb, joined, j.len);
+	return c != '\0' && strchr(set, c) != NULL;
 }
 
 /*
- * Expand the macro-string S (syntax already checked) for DOMAIN into OUT.
+ * The transformers of RFC 7208 7.3 on V: split on DELIMS, reverse when
+ * asked, keep the rightmost KEEP parts (0: all), join them with dots.
+ * No copy and no bound on the number of parts: the parts are found in
+ * V as they are put.
  */
 static void
-expand(struct eval *e, const char *s, size_t len, const char *domain,
-    char *out, size_t outlen)
+transform(struct sink *k, struct span v, const char *delims,
+    unsigned long keep, int reverse, int escape)
 {
-	struct strbuf sb = { out, 0, outlen, 0 };
-	size_t i = 0;
+	size_t n = 1, count, i, start, end, done;
 
-	out[0] = '\0';
+	for (i = 0; i < v.len; i++)
+		n += is_one_of(v.s[i], delims);
+	count = keep == 0 || keep > n ? n : keep;
+	if (!reverse && count == n && strcmp(delims, ".") == 0) {
+		sink_put_escaped(k, v.s, v.len, escape);
+		return;
+	}
+	if (!reverse) {
+		/* parts n - count .. n - 1, in order */
+		for (i = 0, start = 0, done = 0; done < n - count; i++)
+			if (is_one_of(v.s[i], delims)) {
+				done++;
+				start = i + 1;
+			}
+		for (i = start; i <= v.len; i++)
+			if (i == v.len || is_one_of(v.s[i], delims)) {
+				sink_put_escaped(k, v.s + start, i - start,
+				    escape);
+				if (i < v.len)
+					sink_put(k, ".", 1);
+				start = i + 1;
+			}
+		return;
+	}
+	/* reversed: parts count - 1 down to 0 */
+	for (end = 0, done = 0; end < v.len; end++)
+		if (is_one_of(v.s[end], delims) && ++done == count)
+			break;
+	for (done = 0; done < count; done++) {
+		for (start = end; start > 0 &&
+		    !is_one_of(v.s[start - 1], delims); start--)
+			;
+		if (done > 0)
+			sink_put(k, ".", 1);
+		sink_put_escaped(k, v.s + start, end - start, escape);
+		if (start == 0)
+			break;
+		end = start - 1;
+	}
+}
+
+/*
+ * Expand the macro-string S of LEN bytes (syntax already checked) for
+ * DOMAIN into K.  -1 when %{p} passed the void lookup limit (problem
+ * set).
+ */
+static int
+expand(struct eval *e, const char *s, size_t len, const char *domain,
+    struct sink *k)
+{
+	size_t i = 0, lit;
+
 	while (i < len) {
-		char value[MACRO_MAX], delims[8] = "";
-		unsigned keep = 0, nd = 0;
+		char scratch[SCRATCH_MAX], delims[8] = "";
+		unsigned long keep = 0;
+		unsigned nd = 0;
 		int letter, reverse = 0, upper;
+		struct span v;
 
 		if (s[i] != '%') {
-			sb_put(&sb, s + i++, 1);
+			for (lit = i; lit < len && s[lit] != '%'; lit++)
+				;
+			sink_put(k, s + i, lit - i);
+			i = lit;
 			continue;
 		}
 		i++;
 		if (s[i] == '%' || s[i] == '_' || s[i] == '-') {
-			sb_put(&sb, s[i] == '%' ? "%" : s[i] == '_' ? " " :
+			sink_put(k, s[i] == '%' ? "%" : s[i] == '_' ? " " :
 			    "%20", s[i] == '-' ? 3 : 1);
 			i++;
 			continue;
@@ -899,68 +1216,76 @@ expand(struct eval *e, const char *s, size_t len, const char *domain,
 		i++;		/* '{' */
 		upper = s[i] >= 'A' && s[i] <= 'Z';
 		letter = tolower((unsigned char)s[i++]);
-		while (i < len && is_digit(s[i])) {
-			if (keep < 1000)
-				keep = keep * 10 + (unsigned)(s[i] - '0');
-			i++;
-		}
+		/* More parts than a value can have mean all of them. */
+		for (; is_digit(s[i]); i++)
+			if (keep < 100000)
+				keep = keep * 10 + (unsigned long)(s[i] - '0');
 		if (s[i] == 'r' || s[i] == 'R') {
 			reverse = 1;
 			i++;
 		}
-		while (s[i] != '}') {
-			if (nd < sizeof(delims) - 1 && strchr(delims, s[i]) == NULL) {
+		for (; s[i] != '}'; i++)	/* the 7 delimiters, each once */
+			if (!is_one_of(s[i], delims)) {
 				delims[nd++] = s[i];
 				delims[nd] = '\0';
 			}
-			i++;
-		}
 		i++;
-		delims[nd] = '\0';
-		macro_value(e, letter, domain, value, sizeof(value));
-		transform(&sb, value, nd ? delims : ".", keep, reverse, upper);
+		if (macro_value(e, letter, domain, scratch, &v) != 0)
+			return -1;
+		transform(k, v, nd ? delims : ".", keep, reverse, upper);
 	}
+	return 0;
 }
 
 /*
- * Expand a domain-spec into a name to look up (RFC 7208 4.8: drop labels
- * from the left while longer than 253).  Returns 0, or -1 when the
- * result is no usable name (an empty or overlong label).
+ * Expand a domain-spec into the name to look up, into OUT.  RFC 7208
+ * 4.8: a name over 253 bytes loses labels on the left until it fits;
+ * that is done on the whole expansion, of any length (the sink kept its
+ * right end), so the labels of the domain-spec on the right stay as
+ * written.  A trailing dot goes.  NAME_INVALID when no name is left or
+ * a label is empty or longer than 63 bytes: such a name exists nowhere.
  */
-static int
+static enum name_status
 expand_domain(struct eval *e, const char *spec, size_t len, const char *domain,
-    char *out, size_t outlen)
+    char out[256])
 {
-	char buf[MACRO_MAX];
+	char buf[NAME_WINDOW];
+	struct sink k;
+	size_t n, full, start = 0, i;
 	const char *p;
-	size_t n;
 
-	expand(e, spec, len, domain, buf, sizeof(buf));
-	n = strlen(buf);
-	if (n > 0 && buf[n - 1] == '.')
-		buf[--n] = '\0';
-	p = buf;
-	while (n > 253) {
-		const char *dot = strchr(p, '.');
-
-		if (dot == NULL)
-			return -1;
-		n -= (size_t)(dot + 1 - p);
-		p = dot + 1;
+	sink_init(&k, buf, sizeof(buf), 1);
+	if (expand(e, spec, len, domain, &k) != 0)
+		return NAME_PERMERROR;
+	n = k.b.len;
+	full = k.total;
+	if (n > 0 && buf[n - 1] == '.') {
+		n--;
+		full--;
 	}
-	if (n == 0 || n >= outlen)
-		return -1;
-	memcpy(out, p, n + 1);
+	if (full > 253) {
+		/* the first dot with at most 253 bytes after it; the window
+		 * holds the last 254 bytes and more (NAME_WINDOW) */
+		for (i = n - 254; i < n && buf[i] != '.'; i++)
+			;
+		if (i >= n)
+			return NAME_INVALID;
+		start = i + 1;
+	}
+	if (start >= n)
+		return NAME_INVALID;
+	memcpy(out, buf + start, n - start);
+	out[n - start] = '\0';
 	/* Labels must be 1..63 octets for the name to be asked at all. */
 	for (p = out; *p != '\0';) {
 		const char *dot = strchr(p, '.');
 		size_t l = dot != NULL ? (size_t)(dot - p) : strlen(p);
 
-		if (l == 0 || l > 63)
-			return -1;
+		if (l == 0 || l > 63 || (dot != NULL && dot[1] == '\0'))
+			return NAME_INVALID;
 		p = dot != NULL ? dot + 1 : p + l;
 	}
-	return 0;
+	return NAME_OK;
 }
 
 /* ------------------------------------------------------------------ parsing */
@@ -1093,8 +1418,8 @@ parse_mechanism(struct term *t, const char *s, size_t len, char *err,
 	for (nlen = 0; nlen < len && s[nlen] != ':' && s[nlen] != '/'; nlen++)
 		;
 	if ((m = mech_lookup(s, nlen)) < 0) {
-		snprintf(err, errlen, "unknown mechanism \"%.*s\"",
-		    (int)(nlen > 64 ? 64 : nlen), s);
+		snprintf(err, errlen, "unknown mechanism \"%.*s%s\"",
+		    CUT(s, nlen, 64));
 		return -1;
 	}
 	t->mech = (enum mech)m;
@@ -1146,8 +1471,8 @@ parse_mechanism(struct term *t, const char *s, size_t len, char *err,
 	}
 	}
 bad:
-	snprintf(err, errlen, "bad %s mechanism \"%.*s\"", mech_names[t->mech],
-	    (int)(len > 128 ? 128 : len), s);
+	snprintf(err, errlen, "bad %s mechanism \"%.*s%s\"",
+	    mech_names[t->mech], CUT(s, len, 128));
 	return -1;
 }
 
@@ -1161,8 +1486,8 @@ known_modifier(const char **slot, size_t *slotlen, const char *name,
 		return -1;
 	}
 	if (domain_spec_syntax(val, vlen) != 0) {
-		snprintf(err, errlen, "bad %s= domain \"%.*s\"", name,
-		    (int)(vlen > 128 ? 128 : vlen), val);
+		snprintf(err, errlen, "bad %s= domain \"%.*s%s\"", name,
+		    CUT(val, vlen, 128));
 		return -1;
 	}
 	*slot = val;
@@ -1175,7 +1500,7 @@ parse_modifier(struct record *r, const char *s, size_t len, size_t eq,
     char *err, size_t errlen)
 {
 	const char *val = s + eq + 1;
-	size_t vlen = len - eq - 1, i;
+	size_t vlen = len - eq - 1, i, last;
 
 	for (i = 1; i < eq; i++)
 		if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
@@ -1188,12 +1513,11 @@ parse_modifier(struct record *r, const char *s, size_t len, size_t eq,
 	if (eq == 3 && strncasecmp(s, "exp", 3) == 0)
 		return known_modifier(&r->exp, &r->explen, "exp", val, vlen, err,
 		    errlen);
-	if (macro_syntax(val, vlen, 0) != 0)
+	if (macro_syntax(val, vlen, 0, &last) != 0)
 		goto bad;
 	return 0;		/* unknown modifiers are ignored */
 bad:
-	snprintf(err, errlen, "bad modifier \"%.*s\"",
-	    (int)(len > 128 ? 128 : len), s);
+	snprintf(err, errlen, "bad modifier \"%.*s%s\"", CUT(s, len, 128));
 	return -1;
 }
 
@@ -1252,8 +1576,8 @@ parse_record(const char *txt, size_t len, struct record *r, char *err,
 		}
 		if (parse_mechanism(t, s, tlen, err, errlen) != 0) {
 			if (err[0] == '\0')
-				snprintf(err, errlen, "bad mechanism \"%.*s\"",
-				    (int)(tlen > 128 ? 128 : tlen), s);
+				snprintf(err, errlen, "bad mechanism \"%.*s%s\"",
+				    CUT(s, tlen, 128));
 			return -1;
 		}
 		n++;
@@ -1330,15 +1654,13 @@ ask_ahead(struct eval *e, const char *domain, const struct record *r, int depth)
 			default: continue;
 			}
 		}
-		/* %{p} would need questions of its own: leave it for its turn. */
-		if (spec != NULL && (memchr(spec, 'p', speclen) != NULL ||
-		    memchr(spec, 'P', speclen) != NULL) &&
-		    memchr(spec, '%', speclen) != NULL)
+		/* %{p} would need questions of its own (and counts void
+		 * lookups): leave it for its turn. */
+		if (spec != NULL && uses_p(spec, speclen))
 			continue;
-		if (spec == NULL)
-			snprintf(name, sizeof(name), "%s", domain);
-		else if (expand_domain(e, spec, speclen, domain, name,
-		    sizeof(name)) != 0)
+		if (spec == NULL ? spf_strlcpy_exact(name, domain,
+		    sizeof(name)) != 0 : expand_domain(e, spec, speclen,
+		    domain, name) != NAME_OK)
 			continue;
 		if (pool_find(e, name, type) != NULL)
 			continue;
@@ -1353,22 +1675,25 @@ ask_ahead(struct eval *e, const char *domain, const struct record *r, int depth)
 static void
 ask_mx_hosts(struct eval *e, const struct spf_answer *a)
 {
+	const char *name;
 	unsigned i;
 
 	if (a->status != SPF_DNS_OK || a->count > SPF_MAX_MX_NAMES)
 		return;
 	for (i = 0; i < a->count; i++)
-		if (a->rr[i].len > 0)
-			pool_ask(e, (const char *)a->rr[i].data, addr_type(e), 1);
+		if ((name = rr_name(&a->rr[i])) != NULL)
+			(void)pool_ask(e, name, addr_type(e), 1);
 }
 
-/* Look at answers that arrived for questions asked ahead and go one step
- * further down: records of includes, addresses of mx hosts. */
+/* Send what was asked ahead and waited for room; look at answers that
+ * arrived for questions asked ahead and go one step further down:
+ * records of includes, addresses of mx hosts. */
 static void
 lookahead(struct eval *e)
 {
 	unsigned i;
 
+	submit_waiting(e);
 	for (i = 0; i < e->npool; i++) {
 		struct pooled *p = pool_at(e, i);
 		const struct spf_answer *a = p->q.answer;
@@ -1398,7 +1723,7 @@ lookahead(struct eval *e)
 
 static enum spf_result check_host(struct eval *e, const char *domain, int depth);
 
-static int
+static enum spf_result
 qual_result(char q)
 {
 	switch (q) {
@@ -1409,20 +1734,41 @@ qual_result(char q)
 	return SPF_PASS;
 }
 
-/* A DNS error of a term's own lookup: temperror, or R_NOMATCH. */
-static int
+static const char *
+match_name(enum match m)
+{
+	switch (m) {
+	case MATCH_NO: return "no match";
+	case MATCH_YES: return "match";
+	case MATCH_TEMPERROR: return "temperror";
+	case MATCH_PERMERROR: return "permerror";
+	}
+	return "?";
+}
+
+/* A lookup a term depends on failed: temperror. */
+static enum match
 dns_error(struct eval *e, const struct spf_answer *a, const char *what,
     const char *name)
 {
-	if (a->status == SPF_DNS_SERVFAIL || a->status == SPF_DNS_TIMEOUT) {
-		set_problem(e, "DNS %s for %s %s", status_name(a->status), what,
-		    name);
-		return SPF_TEMPERROR;
-	}
-	return R_NOMATCH;
+	set_problem(e, "DNS %s for %s %s", status_name(a->status), what, name);
+	return MATCH_TEMPERROR;
 }
 
-/* A lookup that gave nothing: count it, permerror past the limit. */
+/*
+ * Count a lookup that found nothing (no data, or NXDOMAIN); -1 past the
+ * limit of RFC 7208 4.6.4, with the problem set.  4.6.4 speaks of
+ * "terms" whose lookups find nothing; its reason (11.1) is the DNS load
+ * a record can cause, and pyspf and Mail::SPF count every such lookup:
+ * that is the reading here.  Counted are the lookups of a, mx, ptr and
+ * exists terms, the address lookup of each MX host and of each PTR name
+ * that is looked at, and the PTR lookup of %{p} with its names.  Looked
+ * at: MX hosts in the order of the answer until one matches, PTR names
+ * of a ptr term only when they lie in the target domain, %{p}'s names
+ * until one equals the domain (as Mail::SPF; pyspf looks at all of
+ * them).  Record lookups (include, redirect, exp) are not counted, as in
+ * both.  Each use counts: an empty answer looked at twice counts twice.
+ */
 static int
 count_void(struct eval *e, const struct spf_answer *a, const char *name)
 {
@@ -1451,107 +1797,126 @@ any_address_matches(struct eval *e, const struct spf_answer *a, int c4, int c6)
 	return 0;
 }
 
-/* The name a term looks up: its domain-spec expanded, or DOMAIN. */
+/* NAME is DOMAIN or a name below it. */
 static int
-term_target(struct eval *e, const struct term *t, const char *domain,
-    char *name, size_t len)
+in_domain(const char *name, const char *domain)
 {
-	if (t->spec == NULL) {
-		snprintf(name, len, "%s", domain);
-		return 0;
-	}
-	return expand_domain(e, t->spec, t->speclen, domain, name, len);
+	size_t len = strlen(name), dlen = strlen(domain);
+
+	return strcasecmp(name, domain) == 0 || (len > dlen &&
+	    name[len - dlen - 1] == '.' &&
+	    strcasecmp(name + len - dlen, domain) == 0);
 }
 
-static int
+/* The name a term looks up: its domain-spec expanded, or DOMAIN. */
+static enum name_status
+term_target(struct eval *e, const struct term *t, const char *domain,
+    char name[256])
+{
+	if (t->spec == NULL)
+		return spf_strlcpy_exact(name, domain, 256) == 0 ? NAME_OK :
+		    NAME_INVALID;
+	return expand_domain(e, t->spec, t->speclen, domain, name);
+}
+
+static enum match
 eval_a(struct eval *e, const struct term *t, const char *name)
 {
 	const struct spf_answer *a = lookup(e, name, addr_type(e));
-	int r;
 
-	if ((r = dns_error(e, a, "a", name)) != R_NOMATCH)
-		return r;
+	if (dns_failed(a))
+		return dns_error(e, a, "a", name);
 	if (count_void(e, a, name) != 0)
-		return SPF_PERMERROR;
-	return any_address_matches(e, a, t->cidr4, t->cidr6) ? 1 : R_NOMATCH;
+		return MATCH_PERMERROR;
+	return any_address_matches(e, a, t->cidr4, t->cidr6) ? MATCH_YES :
+	    MATCH_NO;
 }
 
-static int
+static enum match
 eval_mx(struct eval *e, const struct term *t, const char *name)
 {
-	const struct spf_answer *a = lookup(e, name, SPF_T_MX);
+	const struct spf_answer *a = lookup(e, name, SPF_T_MX), *h;
 	struct pooled *hosts[SPF_MAX_MX_NAMES];
-	unsigned i, n = 0;
-	int r, match = 0;
+	const char *names[SPF_MAX_MX_NAMES];
+	unsigned i;
 
-	if ((r = dns_error(e, a, "mx", name)) != R_NOMATCH)
-		return r;
+	if (dns_failed(a))
+		return dns_error(e, a, "mx", name);
 	if (count_void(e, a, name) != 0)
-		return SPF_PERMERROR;
+		return MATCH_PERMERROR;
 	if (a->status != SPF_DNS_OK)
-		return R_NOMATCH;
+		return MATCH_NO;
 	if (a->count > SPF_MAX_MX_NAMES) {
 		set_problem(e, "%s has more than %d MX records", name,
 		    SPF_MAX_MX_NAMES);
-		return SPF_PERMERROR;
+		return MATCH_PERMERROR;
 	}
-	/* All hosts are asked at once; then the answers are read in turn. */
-	for (i = 0; i < a->count; i++)
-		if (a->rr[i].len > 0)
-			hosts[n++] = pool_ask(e, (const char *)a->rr[i].data,
-			    addr_type(e), 0);
-	for (i = 0; i < n && !match; i++) {
-		const struct spf_answer *h;
-
-		if (hosts[i] == NULL)
+	/* Every host is asked at once; the answers are read in the order
+	 * of the MX answer until one matches, as Mail::SPF reads them. */
+	for (i = 0; i < a->count; i++) {
+		names[i] = rr_name(&a->rr[i]);
+		hosts[i] = names[i] == NULL ? NULL :
+		    pool_ask(e, names[i], addr_type(e), 0);
+	}
+	for (i = 0; i < a->count; i++) {
+		if (names[i] == NULL) {
+			/* "MX 0 ." (RFC 7505) names no host at all */
+			trace(e, "  MX %u of %s names no host to ask", i + 1,
+			    name);
 			continue;
-		h = pool_wait(e, hosts[i]);
-		if ((r = dns_error(e, h, "mx host", hosts[i]->q.name)) !=
-		    R_NOMATCH)
-			return r;
-		match = any_address_matches(e, h, t->cidr4, t->cidr6);
+		}
+		h = answer_of(e, hosts[i], names[i]);
+		if (dns_failed(h))
+			return dns_error(e, h, "mx host", names[i]);
+		if (count_void(e, h, names[i]) != 0)
+			return MATCH_PERMERROR;
+		if (any_address_matches(e, h, t->cidr4, t->cidr6))
+			return MATCH_YES;
 	}
-	return match ? 1 : R_NOMATCH;
+	return MATCH_NO;
 }
 
-static int
+static enum match
 eval_ptr(struct eval *e, const char *target)
 {
-	char rev[80];
-	const struct spf_answer *a;
+	char rev[REVERSE_MAX];
+	const struct spf_answer *a, *h;
 	struct pooled *hosts[SPF_MAX_PTR_NAMES];
-	unsigned i, n = 0;
-	size_t tlen = strlen(target);
+	const char *names[SPF_MAX_PTR_NAMES];
+	unsigned i, n;
 
-	reverse_name(e, rev, sizeof(rev));
+	reverse_name(e, rev);
 	a = lookup(e, rev, SPF_T_PTR);
 	if (count_void(e, a, rev) != 0)
-		return SPF_PERMERROR;
+		return MATCH_PERMERROR;
 	if (a->status != SPF_DNS_OK)
-		return R_NOMATCH;	/* errors make ptr not match (5.5) */
-	for (i = 0; i < a->count && n < SPF_MAX_PTR_NAMES; i++)
-		if (a->rr[i].len > 0)
-			hosts[n++] = pool_ask(e, (const char *)a->rr[i].data,
-			    addr_type(e), 0);
+		return MATCH_NO;	/* errors make ptr not match (5.5) */
+	/* The first 10 names (4.6.4); only those in the target domain can
+	 * make ptr match, so only they are validated (5.5), as Mail::SPF
+	 * does; they are asked at once. */
+	n = a->count < SPF_MAX_PTR_NAMES ? a->count : SPF_MAX_PTR_NAMES;
 	for (i = 0; i < n; i++) {
-		const char *name;
-		size_t len;
-
-		if (hosts[i] == NULL)
-			continue;
-		name = hosts[i]->q.name;
-		len = strlen(name);
-		if (!(strcasecmp(name, target) == 0 || (len > tlen &&
-		    name[len - tlen - 1] == '.' &&
-		    strcasecmp(name + len - tlen, target) == 0)))
-			continue;
-		if (any_address_matches(e, pool_wait(e, hosts[i]), -1, -1))
-			return 1;
+		names[i] = rr_name(&a->rr[i]);
+		if (names[i] != NULL && !in_domain(names[i], target))
+			names[i] = NULL;
+		hosts[i] = names[i] == NULL ? NULL :
+		    pool_ask(e, names[i], addr_type(e), 0);
 	}
-	return R_NOMATCH;
+	for (i = 0; i < n; i++) {
+		if (names[i] == NULL)
+			continue;
+		h = answer_of(e, hosts[i], names[i]);
+		if (dns_failed(h))
+			continue;	/* that name is skipped (5.5) */
+		if (count_void(e, h, names[i]) != 0)
+			return MATCH_PERMERROR;
+		if (any_address_matches(e, h, -1, -1))
+			return MATCH_YES;
+	}
+	return MATCH_NO;
 }
 
-static int
+static enum match
 eval_include(struct eval *e, const char *name, int depth)
 {
 	enum spf_result r;
@@ -1562,60 +1927,78 @@ eval_include(struct eval *e, const char *name, int depth)
 	e->in_include = saved;
 	switch (r) {
 	case SPF_PASS:
-		return 1;
+		return MATCH_YES;
 	case SPF_FAIL:
 	case SPF_SOFTFAIL:
 	case SPF_NEUTRAL:
-		return R_NOMATCH;
+		return MATCH_NO;
 	case SPF_TEMPERROR:
-		return SPF_TEMPERROR;
+		return MATCH_TEMPERROR;
 	case SPF_NONE:
 		set_problem(e, "include:%s has no SPF record", name);
-		return SPF_PERMERROR;
+		return MATCH_PERMERROR;
 	default:
-		return SPF_PERMERROR;
+		return MATCH_PERMERROR;
 	}
 }
 
-/* Count a term that asks DNS questions; permerror past the tenth. */
+/* Count a term that asks DNS questions; -1 past the tenth. */
 static int
 count_term(struct eval *e, const struct term *t)
 {
 	if (++e->dns_terms > SPF_MAX_DNS_MECH) {
-		set_problem(e, "more than %d DNS-querying terms (at %.*s)",
-		    SPF_MAX_DNS_MECH, (int)(t->textlen > 64 ? 64 : t->textlen),
-		    t->text);
+		set_problem(e, "more than %d DNS-querying terms (at %.*s%s)",
+		    SPF_MAX_DNS_MECH, CUT(t->text, t->textlen, 64));
 		return -1;
 	}
 	return 0;
 }
 
-/*
- * Evaluate one mechanism.  Returns 1 on match, R_NOMATCH, or a result
- * (temperror/permerror) that ends the evaluation.
- */
-static int
+static enum match
+eval_exists(struct eval *e, const char *name)
+{
+	const struct spf_answer *a = lookup(e, name, SPF_T_A);
+
+	if (dns_failed(a))
+		return dns_error(e, a, "exists", name);
+	if (count_void(e, a, name) != 0)
+		return MATCH_PERMERROR;
+	return a->status == SPF_DNS_OK && a->count > 0 ? MATCH_YES : MATCH_NO;
+}
+
+static enum match
 eval_term(struct eval *e, const struct term *t, const char *domain, int depth)
 {
 	char name[256];
 
-	if (t->mech == M_ALL)
-		return 1;
-	if (t->mech == M_IP4)
-		return client_in(e, t->addr, 4, t->cidr4, -1) ? 1 : R_NOMATCH;
-	if (t->mech == M_IP6)
-		return client_in(e, t->addr, 16, -1, t->cidr6) ? 1 : R_NOMATCH;
+	switch (t->mech) {
+	case M_ALL:
+		return MATCH_YES;
+	case M_IP4:
+		return client_in(e, t->addr, 4, t->cidr4, -1) ? MATCH_YES :
+		    MATCH_NO;
+	case M_IP6:
+		return client_in(e, t->addr, 16, -1, t->cidr6) ? MATCH_YES :
+		    MATCH_NO;
+	default:
+		break;
+	}
 	if (count_term(e, t) != 0)
-		return SPF_PERMERROR;
-	if (term_target(e, t, domain, name, sizeof(name)) != 0) {
+		return MATCH_PERMERROR;
+	switch (term_target(e, t, domain, name)) {
+	case NAME_OK:
+		break;
+	case NAME_PERMERROR:
+		return MATCH_PERMERROR;
+	case NAME_INVALID:
 		/* A name that cannot be asked exists nowhere. */
-		trace(e, "  target of %.*s is no valid name",
-		    (int)(t->textlen > 64 ? 64 : t->textlen), t->text);
+		trace(e, "  target of %.*s%s is no valid name",
+		    CUT(t->text, t->textlen, 64));
 		if (t->mech == M_INCLUDE) {
 			set_problem(e, "include target is no valid domain");
-			return SPF_PERMERROR;
+			return MATCH_PERMERROR;
 		}
-		return R_NOMATCH;
+		return MATCH_NO;
 	}
 	switch (t->mech) {
 	case M_INCLUDE:
@@ -1626,50 +2009,52 @@ eval_term(struct eval *e, const struct term *t, const char *domain, int depth)
 		return eval_mx(e, t, name);
 	case M_PTR:
 		return eval_ptr(e, name);
-	case M_EXISTS: {
-		const struct spf_answer *a = lookup(e, name, SPF_T_A);
-		int r;
-
-		if ((r = dns_error(e, a, "exists", name)) != R_NOMATCH)
-			return r;
-		if (count_void(e, a, name) != 0)
-			return SPF_PERMERROR;
-		return a->status == SPF_DNS_OK && a->count > 0 ? 1 : R_NOMATCH;
-	}
+	case M_EXISTS:
+		return eval_exists(e, name);
 	default:
-		return R_NOMATCH;
+		return MATCH_NO;
 	}
 }
 
-/* RFC 7208 6.2: the explanation of a fail; any problem gives the default. */
+/* RFC 7208 6.2: the explanation of a fail; any problem gives the
+ * default.  It cannot change the result: %{p} counts no void lookups
+ * here.  An explanation longer than the field ends in "...". */
 static void
 explain(struct eval *e, const struct record *r, const char *domain)
 {
-	char name[256], text[MACRO_MAX];
+	char name[256];
 	const struct spf_answer *a;
 	const struct spf_rr *rr;
+	struct sink k;
+	size_t last;
 
-	snprintf(e->out->explanation, sizeof(e->out->explanation), "%s",
-	    SPF_DEFAULT_EXPLANATION);
-	if (r->exp == NULL ||
-	    expand_domain(e, r->exp, r->explen, domain, name, sizeof(name)) != 0)
+	memcpy(e->out->explanation, SPF_DEFAULT_EXPLANATION,
+	    sizeof(SPF_DEFAULT_EXPLANATION));
+	if (r->exp == NULL)
 		return;
+	e->explaining = 1;
+	if (expand_domain(e, r->exp, r->explen, domain, name) != NAME_OK)
+		goto done;
 	a = lookup(e, name, SPF_T_TXT);
 	if (a->status != SPF_DNS_OK || a->count != 1)
-		return;
+		goto done;
 	rr = &a->rr[0];
 	if (memchr(rr->data, '\0', rr->len) != NULL ||
-	    macro_syntax((const char *)rr->data, rr->len, 1) != 0) {
+	    macro_syntax((const char *)rr->data, rr->len, 1, &last) != 0) {
 		trace(e, "  explanation of %s is no valid macro-string", name);
-		return;
+		goto done;
 	}
-	expand(e, (const char *)rr->data, rr->len, domain, text, sizeof(text));
-	copy_span(e->out->explanation, sizeof(e->out->explanation), text,
-	    strlen(text));
+	sink_init(&k, e->out->explanation, sizeof(e->out->explanation), 0);
+	(void)expand(e, (const char *)rr->data, rr->len, domain, &k);
+	if (k.b.overflow)
+		memcpy(e->out->explanation + sizeof(e->out->explanation) - 4,
+		    "...", 4);
+done:
+	e->explaining = 0;
 }
 
-/* Fetch and parse DOMAIN's record: SPF_NONE with r filled, or a result. */
-static int
+/* Fetch and parse DOMAIN's record into R. */
+static enum fetch
 fetch_record(struct eval *e, const char *domain, struct record *r)
 {
 	const struct spf_answer *a;
@@ -1677,48 +2062,96 @@ fetch_record(struct eval *e, const char *domain, struct record *r)
 	int k;
 
 	a = lookup(e, domain, SPF_T_TXT);
-	if (a->status == SPF_DNS_SERVFAIL || a->status == SPF_DNS_TIMEOUT) {
+	if (dns_failed(a)) {
 		set_problem(e, "DNS %s looking up the record of %s",
 		    status_name(a->status), domain);
-		return SPF_TEMPERROR;
+		return FETCH_TEMPERROR;
 	}
 	k = select_record(a);
 	if (k == -1) {
 		trace(e, "  %s has no SPF record", domain);
-		return -1;
+		return FETCH_NONE;
 	}
 	if (k == -2) {
 		set_problem(e, "%s has more than one SPF record", domain);
-		return SPF_PERMERROR;
+		return FETCH_PERMERROR;
 	}
-	trace(e, "record %s: %.*s", domain,
-	    (int)(a->rr[k].len > 400 ? 400 : a->rr[k].len), a->rr[k].data);
+	trace(e, "record %s: %.*s%s", domain,
+	    CUT((const char *)a->rr[k].data, a->rr[k].len, 400));
 	err[0] = '\0';
 	if (parse_record((const char *)a->rr[k].data, a->rr[k].len, r, err,
 	    sizeof(err)) != 0) {
 		free(r->terms);
 		r->terms = NULL;
 		set_problem(e, "%s: %s", domain, err);
-		return SPF_PERMERROR;
+		return FETCH_PERMERROR;
 	}
-	return SPF_NONE;
+	return FETCH_FOUND;
 }
 
+/* The matching term for the outcome; a long one is shown cut, with
+ * "..." (it is for people, the result does not depend on it). */
 static void
 set_mechanism(struct eval *e, const struct term *t, int depth)
 {
-	if (depth != 0 && e->out->mechanism[0] != '\0')
+	char *m = e->out->mechanism;
+	size_t size = sizeof(e->out->mechanism);
+
+	if (depth != 0 && m[0] != '\0')
 		return;
-	copy_span(e->out->mechanism, sizeof(e->out->mechanism), t->text,
-	    t->textlen);
+	if (t->textlen < size) {
+		memcpy(m, t->text, t->textlen);
+		m[t->textlen] = '\0';
+	} else {
+		memcpy(m, t->text, size - 4);
+		memcpy(m + size - 4, "...", 4);
+	}
+}
+
+/* redirect= (RFC 7208 6.1): check_host() of the target, none a
+ * permerror. */
+static enum spf_result
+follow_redirect(struct eval *e, const struct record *r, const char *domain,
+    int depth)
+{
+	char target[256];
+	enum spf_result res;
+
+	if (++e->dns_terms > SPF_MAX_DNS_MECH) {
+		set_problem(e, "more than %d DNS-querying terms (at redirect)",
+		    SPF_MAX_DNS_MECH);
+		return SPF_PERMERROR;
+	}
+	switch (expand_domain(e, r->redirect, r->redirectlen, domain, target)) {
+	case NAME_PERMERROR:
+		return SPF_PERMERROR;
+	case NAME_INVALID:
+		set_problem(e, "redirect target is no valid domain");
+		return SPF_PERMERROR;
+	case NAME_OK:
+		break;
+	}
+	if (!spf_valid_domain(target)) {
+		set_problem(e, "redirect target is no valid domain");
+		return SPF_PERMERROR;
+	}
+	trace(e, "%*sredirect=%s", depth * 2, "", target);
+	res = check_host(e, target, depth + 1);
+	if (res == SPF_NONE) {
+		set_problem(e, "redirect=%s has no SPF record", target);
+		res = SPF_PERMERROR;
+	}
+	return res;
 }
 
 static enum spf_result
 check_host(struct eval *e, const char *domain, int depth)
 {
+	const struct term *t = NULL;
+	enum spf_result res = SPF_NEUTRAL;
+	enum match m = MATCH_NO;
 	struct record r;
 	unsigned i;
-	int res;
 
 	if (depth > MAX_DEPTH) {
 		set_problem(e, "includes nested too deep");
@@ -1728,90 +2161,116 @@ check_host(struct eval *e, const char *domain, int depth)
 		trace(e, "  \"%s\" is no valid domain", domain);
 		return SPF_NONE;
 	}
-	res = fetch_record(e, domain, &r);
-	if (res == -1)
+	switch (fetch_record(e, domain, &r)) {
+	case FETCH_FOUND:
+		break;
+	case FETCH_NONE:
 		return SPF_NONE;
-	if (res != SPF_NONE)
-		return (enum spf_result)res;
-	ask_ahead(e, domain, &r, depth);
-	res = R_NOMATCH;
-	for (i = 0; i < r.nterms; i++) {
-		const struct term *t = &r.terms[i];
-
-		res = eval_term(e, t, domain, depth);
-		trace(e, "%*smechanism %.*s: %s", depth * 2, "",
-		    (int)(t->textlen > 200 ? 200 : t->textlen), t->text,
-		    res == 1 ? "match" : res == R_NOMATCH ? "no match" :
-		    spf_result_name(res));
-		if (res == 1) {
-			res = qual_result(t->qual);
-			if (!e->in_include)
-				set_mechanism(e, t, depth);
-			if (res == SPF_FAIL && !e->in_include)
-				explain(e, &r, domain);
-			break;
-		}
-		if (res != R_NOMATCH)
-			break;
+	case FETCH_TEMPERROR:
+		return SPF_TEMPERROR;
+	case FETCH_PERMERROR:
+		return SPF_PERMERROR;
 	}
-	if (res == R_NOMATCH && r.redirect != NULL) {
-		char target[256];
-
-		if (++e->dns_terms > SPF_MAX_DNS_MECH) {
-			set_problem(e, "more than %d DNS-querying terms (at "
-			    "redirect)", SPF_MAX_DNS_MECH);
-			res = SPF_PERMERROR;
-		} else if (expand_domain(e, r.redirect, r.redirectlen, domain,
-		    target, sizeof(target)) != 0 || !spf_valid_domain(target)) {
-			set_problem(e, "redirect target is no valid domain");
-			res = SPF_PERMERROR;
+	ask_ahead(e, domain, &r, depth);
+	for (i = 0; i < r.nterms && m == MATCH_NO; i++) {
+		t = &r.terms[i];
+		m = eval_term(e, t, domain, depth);
+		trace(e, "%*smechanism %.*s%s: %s", depth * 2, "",
+		    CUT(t->text, t->textlen, 200), match_name(m));
+	}
+	switch (m) {
+	case MATCH_YES:
+		res = qual_result(t->qual);
+		if (!e->in_include)
+			set_mechanism(e, t, depth);
+		if (res == SPF_FAIL && !e->in_include)
+			explain(e, &r, domain);
+		break;
+	case MATCH_TEMPERROR:
+		res = SPF_TEMPERROR;
+		break;
+	case MATCH_PERMERROR:
+		res = SPF_PERMERROR;
+		break;
+	case MATCH_NO:
+		if (r.redirect != NULL) {
+			res = follow_redirect(e, &r, domain, depth);
 		} else {
-			trace(e, "%*sredirect=%s", depth * 2, "", target);
-			res = check_host(e, target, depth + 1);
-			if (res == SPF_NONE) {
-				set_problem(e, "redirect=%s has no SPF record",
-				    target);
-				res = SPF_PERMERROR;
-			}
+			res = SPF_NEUTRAL;
+			if (depth == 0)
+				memcpy(e->out->mechanism, "default",
+				    sizeof("default"));
 		}
-	} else if (res == R_NOMATCH) {
-		res = SPF_NEUTRAL;
-		if (depth == 0)
-			snprintf(e->out->mechanism, sizeof(e->out->mechanism),
-			    "default");
+		break;
 	}
 	free(r.terms);
-	return (enum spf_result)res;
+	return res;
 }
 
 /* --------------------------------------------------------------- the entry */
 
-static void
+/* %{s}: <sender> with the local-part filled in; in out->sender when it
+ * fits, else (a hostile sender) on the heap and out->sender empty. */
+static int
+build_sender(struct eval *e)
+{
+	size_t dlen = strlen(e->sender_domain);
+	size_t need = e->local.len + 1 + dlen + 1;
+	char *buf = e->out->sender;
+
+	if (need > sizeof(e->out->sender)) {
+		if ((e->sender_heap = malloc(need)) == NULL)
+			return -1;
+		buf = e->sender_heap;
+	}
+	memcpy(buf, e->local.s, e->local.len);
+	buf[e->local.len] = '@';
+	memcpy(buf + e->local.len + 1, e->sender_domain, dlen + 1);
+	e->sender.s = buf;
+	e->sender.len = need - 1;
+	return 0;
+}
+
+/* The local-part, domain and HELO name of the request (RFC 7208 4.3);
+ * -1 when out of memory. */
+static int
 split_sender(struct eval *e)
 {
+	static const char postmaster[] = "postmaster";
 	const struct spf_request *req = e->req;
-	const char *s = req->sender, *at;
+	const char *s = req->sender, *at, *dom;
+	size_t n;
 
-	if (req->helo != NULL)
-		snprintf(e->helo, sizeof(e->helo), "%s", req->helo);
+	e->helo.s = req->helo != NULL ? req->helo : "";
+	e->helo.len = strlen(e->helo.s);
+	e->local.s = postmaster;
+	e->local.len = sizeof(postmaster) - 1;
 	if (req->identity == SPF_ID_HELO || s == NULL || s[0] == '\0') {
-		snprintf(e->local, sizeof(e->local), "postmaster");
-		snprintf(e->sender_domain, sizeof(e->sender_domain), "%s",
-		    e->helo);
-		return;
+		dom = e->helo.s;
+	} else if ((at = strrchr(s, '@')) == NULL) {
+		dom = s;	/* no local-part: the whole is a domain */
+	} else {
+		if (at > s) {
+			e->local.s = s;
+			e->local.len = (size_t)(at - s);
+		}
+		dom = at + 1;
 	}
-	at = strrchr(s, '@');
-	if (at == NULL) {
-		/* No local-part: the whole is a domain (RFC 7208 4.3). */
-		snprintf(e->local, sizeof(e->local), "postmaster");
-		snprintf(e->sender_domain, sizeof(e->sender_domain), "%s", s);
-		return;
-	}
-	if (at == s)
-		snprintf(e->local, sizeof(e->local), "postmaster");
-	else
-		copy_span(e->local, sizeof(e->local), s, (size_t)(at - s));
-	snprintf(e->sender_domain, sizeof(e->sender_domain), "%s", at + 1);
+	/* A domain that does not fit is longer than 253 bytes, so no
+	 * domain: "" makes check_host() give none, as 4.3 says. */
+	(void)spf_strlcpy_exact(e->sender_domain, dom, sizeof(e->sender_domain));
+	n = strlen(e->sender_domain);
+	if (n > 1 && e->sender_domain[n - 1] == '.')
+		e->sender_domain[n - 1] = '\0';
+	return build_sender(e);
+}
+
+static void
+eval_release(struct eval *e)
+{
+	pool_release(e);
+	free(e->sender_heap);
+	e->sender_heap = NULL;
 }
 
 void
@@ -1819,20 +2278,20 @@ spf_check(const struct spf_request *req, const struct spf_resolver *res,
     struct spf_outcome *out)
 {
 	struct eval e;
-	size_t n;
 
 	memset(out, 0, sizeof(*out));
 	memset(&e, 0, sizeof(e));
 	e.req = req;
 	e.res = res;
 	e.out = out;
-	split_sender(&e);
-	n = strlen(e.sender_domain);
-	if (n > 1 && e.sender_domain[n - 1] == '.')
-		e.sender_domain[n - 1] = '\0';
-	snprintf(out->domain, sizeof(out->domain), "%s", e.sender_domain);
-	snprintf(out->sender, sizeof(out->sender), "%s@%s", e.local,
-	    e.sender_domain);
+	if (split_sender(&e) != 0) {
+		out->result = SPF_TEMPERROR;
+		set_problem(&e, "out of memory");
+		return;
+	}
+	/* both hold 256 bytes */
+	(void)spf_strlcpy_exact(out->domain, e.sender_domain,
+	    sizeof(out->domain));
 	out->result = check_host(&e, e.sender_domain, 0);
 	if (out->result == SPF_NONE || out->result == SPF_TEMPERROR ||
 	    out->result == SPF_PERMERROR)
@@ -1841,5 +2300,5 @@ spf_check(const struct spf_request *req, const struct spf_resolver *res,
 		out->explanation[0] = '\0';
 	out->dns_lookups = e.dns_terms;
 	out->void_lookups = e.voids;
-	pool_release(&e);
+	eval_release(&e);
 }

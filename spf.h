@@ -143,14 +143,19 @@ int spf_request_set_ip(struct spf_request *req, const char *text);
 struct spf_outcome {
 	enum spf_result result;
 	char domain[256];	/* the domain check_host() started with */
-	char sender[520];	/* <sender> as evaluated: postmaster@... filled in */
+	/* <sender> as evaluated: postmaster@... filled in; empty when it
+	 * is longer than the field (never cut: a cut one could show another
+	 * domain).  The evaluation itself used the whole sender. */
+	char sender[520];
 	/* The mechanism that matched ("ip4:192.0.2.0/24", "-all", ...) or,
-	 * when none matched, "default"; empty for none/errors. */
+	 * when none matched, "default"; empty for none/errors.  A term
+	 * longer than the field ends in "..." (so does a long problem). */
 	char mechanism[256];
 	/* What caused a permerror or temperror, in words. */
 	char problem[256];
 	/* For fail: the expanded exp= text or the default explanation.  Raw
-	 * text from DNS: the caller cleans it before it goes anywhere. */
+	 * text from DNS: the caller cleans it before it goes anywhere.  A
+	 * text longer than the field ends in "...". */
 	char explanation[SPF_EXPLANATION_MAX];
 	unsigned dns_lookups;	/* terms that counted against the limit of 10 */
 	unsigned void_lookups;
@@ -174,6 +179,10 @@ void spf_check(const struct spf_request *req, const struct spf_resolver *res,
 #define SPF_MAX_VOID		2	/* lookups answered NXDOMAIN / no data */
 #define SPF_MAX_MX_NAMES	10
 #define SPF_MAX_PTR_NAMES	10
+/* The most questions one evaluation has unanswered at once: a resolver
+ * must carry this many in flight (it may carry more).  The evaluator
+ * waits for an answer before it asks more. */
+#define SPF_MAX_IN_FLIGHT	32
 
 /* ------------------------------------------------------- bounded strings */
 

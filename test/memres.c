@@ -13,6 +13,10 @@
 #include "memres.h"
 
 #define T_CNAME 5
+/* A CNAME chain longer than this is taken for a loop (answered as if
+ * the name had no record of the type): above the chains recursive
+ * servers follow, so it never decides a result of a test. */
+#define MEM_MAX_CNAME 16
 
 void
 memzone_init(struct memzone *z)
@@ -447,7 +451,7 @@ answer_name(struct memzone *z, const char *name, uint16_t type, int hops)
 		return spf_answer_new(SPF_DNS_SERVFAIL, 0, 0, 0);
 	if (timeout || (count == 0 && timeout_all))
 		return spf_answer_new(SPF_DNS_TIMEOUT, 0, 0, 0);
-	if (count == 0 && cname != NULL && hops < 8)
+	if (count == 0 && cname != NULL && hops < MEM_MAX_CNAME)
 		return answer(z, (const char *)cname->data, type, hops + 1);
 	if (count == 0) {
 		if (!exists && z->empty_nonterminals)

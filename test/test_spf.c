@@ -86,6 +86,15 @@ result_of(const char *record, const char *ip)
 	return check(ip, "user@example.com", "helo.example.com", &out);
 }
 
+/* The result for IP with the zone as it is. */
+static enum spf_result
+result_of_zone(const char *ip)
+{
+	struct spf_outcome out;
+
+	return check(ip, "user@example.com", "helo.example.com", &out);
+}
+
 /* -------------------------------------------------------------- parsing */
 
 static void
@@ -232,14 +241,30 @@ test_mapped_ipv4(void **state)
 
 /* ------------------------------------------------------- macro expansion */
 
+/* An evaluation of the request set up as spf_check() sets it up. */
+static void
+eval_start(struct eval *e, struct spf_request *req, struct spf_outcome *o,
+    struct spf_resolver *res)
+{
+	memzone_resolver(&zone, res);
+	memset(e, 0, sizeof(*e));
+	memset(o, 0, sizeof(*o));
+	e->req = req;
+	e->res = res;
+	e->out = o;
+	assert_int_equal(split_sender(e), 0);
+}
+
 static const char *
 expand_for(const char *ip, const char *sender, const char *macro, int exp)
 {
-	static char out[MACRO_MAX];
+	static char out[4096];
 	struct spf_request req;
 	struct spf_outcome o;
 	struct spf_resolver res;
 	struct eval e;
+	struct sink k;
+	size_t last;
 
 	memset(&req, 0, sizeof(req));
 	assert_int_equal(spf_request_set_ip(&req, ip), 0);
@@ -247,16 +272,13 @@ expand_for(const char *ip, const char *sender, const char *macro, int exp)
 	req.helo = "mx.sender.example";
 	req.receiver = "mx.receiver.example";
 	req.now = 1700000000;
-	memzone_resolver(&zone, &res);
-	memset(&e, 0, sizeof(e));
-	memset(&o, 0, sizeof(o));
-	e.req = &req;
-	e.res = &res;
-	e.out = &o;
-	split_sender(&e);
-	assert_int_equal(macro_syntax(macro, strlen(macro), exp), 0);
-	expand(&e, macro, strlen(macro), "email.example.com", out, sizeof(out));
-	pool_release(&e);
+	eval_start(&e, &req, &o, &res);
+	assert_int_equal(macro_syntax(macro, strlen(macro), exp, &last), 0);
+	sink_init(&k, out, sizeof(out), 0);
+	assert_int_equal(expand(&e, macro, strlen(macro), "email.example.com",
+	    &k), 0);
+	assert_false(k.b.overflow);
+	eval_release(&e);
 	return out;
 }
 
@@ -308,10 +330,12 @@ test_macros_rfc_examples(void **state)
 static void
 test_macros_exp_only(void **state)
 {
+	size_t last;
+
 	(void)state;
-	assert_int_equal(macro_syntax("%{c}", 4, 0), -1);
-	assert_int_equal(macro_syntax("%{r}", 4, 0), -1);
-	assert_int_equal(macro_syntax("%{t}", 4, 0), -1);
+	assert_int_equal(macro_syntax("%{c}", 4, 0, &last), -1);
+	assert_int_equal(macro_syntax("%{r}", 4, 0, &last), -1);
+	assert_int_equal(macro_syntax("%{t}", 4, 0, &last), -1);
 	assert_string_equal(expand_for("2001:db8::1", "a@b.example",
 	    "%{c} %{r} %{t}", 1), "2001:db8::1 mx.receiver.example 1700000000");
 	assert_string_equal(expand_for("192.0.2.3", "a@b.example", "%{c}", 1),
@@ -360,25 +384,21 @@ test_domain_truncation(void **state)
 	memset(&req, 0, sizeof(req));
 	spf_request_set_ip(&req, "192.0.2.1");
 	req.sender = "x@example.com";
-	memzone_resolver(&zone, &res);
-	memset(&e, 0, sizeof(e));
-	memset(&o, 0, sizeof(o));
-	e.req = &req;
-	e.res = &res;
-	e.out = &o;
-	split_sender(&e);
+	eval_start(&e, &req, &o, &res);
 	snprintf(spec, sizeof(spec), "%s.%s.%s.%s.%s.%s.example.com", label,
 	    label, label, label, label, label);
 	assert_int_equal(expand_domain(&e, spec, strlen(spec), "example.com",
-	    name, sizeof(name)), 0);
+	    name), NAME_OK);
 	assert_true(strlen(name) <= 253);
 	assert_true(strlen(name) > 253 - 52);
 	assert_string_equal(name + strlen(name) - 11, "example.com");
+	eval_release(&e);
 	/* An empty label after expansion is no name to ask. */
 	req.sender = "a..b@example.com";
-	split_sender(&e);
+	eval_start(&e, &req, &o, &res);
 	assert_int_equal(expand_domain(&e, "%{l}.example.com", 16,
-	    "example.com", name, sizeof(name)), -1);
+	    "example.com", name), NAME_INVALID);
+	eval_release(&e);
 }
 
 /* ----------------------------------------------------------- the limits */
@@ -464,6 +484,11 @@ test_mx_limit(void **state)
 	for (i = 0; i < 10; i++) {
 		snprintf(line, sizeof(line), "example.com MX %d m%d.example.com",
 		    i, i);
+		add(line);
+	}
+	for (i = 0; i < 9; i++) {
+		snprintf(line, sizeof(line), "m%d.example.com A 203.0.113.%d",
+		    i, i + 1);
 		add(line);
 	}
 	add("m9.example.com A 192.0.2.1");
@@ -769,7 +794,8 @@ round_drop(void *ctx, struct spf_query *q)
 }
 
 static unsigned
-rounds_of(const char *ip, const char *sender, enum spf_result want)
+rounds_max(const char *ip, const char *sender, enum spf_result want,
+    unsigned *max_batch)
 {
 	struct rounds r;
 	struct spf_resolver res = { &r, round_submit, round_wait, round_drop };
@@ -784,7 +810,15 @@ rounds_of(const char *ip, const char *sender, enum spf_result want)
 	req.helo = "h.example.net";
 	spf_check(&req, &res, &out);
 	assert_int_equal(out.result, want);
+	if (max_batch != NULL)
+		*max_batch = r.max_batch;
 	return r.rounds;
+}
+
+static unsigned
+rounds_of(const char *ip, const char *sender, enum spf_result want)
+{
+	return rounds_max(ip, sender, want, NULL);
 }
 
 static void
@@ -820,6 +854,559 @@ test_round_trips(void **state)
 	    "exists:e.example.com a:a3.example.com -all");
 	assert_int_equal(rounds_of("10.9.9.9", "u@example.com", SPF_PERMERROR),
 	    2);
+}
+
+
+/* ------------------------------------------ issue 10: no limit of ours */
+
+/* NAME gets N MX hosts NAME-h0..; host I has address 203.0.113.I+1,
+ * except host MATCH (if >= 0), which has ADDR. */
+static void
+mx_hosts(const char *name, int n, int match, const char *addr)
+{
+	char line[256];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(line, sizeof(line), "%s MX %d %s-h%d.example.com",
+		    name, i, name, i);
+		add(line);
+		if (i == match)
+			snprintf(line, sizeof(line), "%s-h%d.example.com A %s",
+			    name, i, addr);
+		else
+			snprintf(line, sizeof(line),
+			    "%s-h%d.example.com A 203.0.113.%d", name, i, i + 1);
+		add(line);
+	}
+}
+
+/*
+ * Questions asked ahead for terms that are never reached must not take
+ * the place of the ones the evaluation needs.  include:a is asked ahead
+ * with its 8 mx terms and their 80 hosts, but -ip4 ends it first; then
+ * include:b's 8 mx terms and 80 hosts are needed, the last host
+ * matching.  160 questions were the pool once: the last ones were "not
+ * asked" (temperror) or their hosts skipped (fail).
+ */
+static void
+test_pool_lookahead_crowding(void **state)
+{
+	struct spf_outcome out;
+	char rec[512], name[64];
+	int i;
+
+	(void)state;
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 include:a.example.com "
+	    "include:b.example.com -all");
+	snprintf(rec, sizeof(rec), "v=spf1 -ip4:192.0.2.1");
+	for (i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "a%d.example.com", i);
+		snprintf(rec + strlen(rec), sizeof(rec) - strlen(rec), " mx:%s",
+		    name);
+		mx_hosts(name, 10, -1, NULL);
+	}
+	txt("a.example.com", rec);
+	snprintf(rec, sizeof(rec), "v=spf1");
+	for (i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "b%d.example.com", i);
+		snprintf(rec + strlen(rec), sizeof(rec) - strlen(rec), " mx:%s",
+		    name);
+		mx_hosts(name, 10, i == 7 ? 9 : -1, "192.0.2.1");
+	}
+	strcat(rec, " -all");
+	txt("b.example.com", rec);
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_PASS);
+	assert_string_equal(out.mechanism, "include:b.example.com");
+	assert_int_equal(out.problem[0], '\0');
+	assert_true(out.queries <= POOL_MAX);
+	/* another client: include:a's terms are evaluated too, and the
+	 * 18 terms pass the limit of 10 */
+	assert_int_equal(check("192.0.2.2", "u@example.com", "h.example", &out),
+	    SPF_PERMERROR);
+	assert_non_null(strstr(out.problem, "more than 10"));
+}
+
+/*
+ * 7 mx terms of 10 hosts each, all inside the RFC's limits: asked ahead
+ * at once they were 77 questions in flight, more than a resolver
+ * carries (dns.c answered those above 64 with SERVFAIL: temperror).
+ * Now at most SPF_MAX_IN_FLIGHT are open at any time, and the result is
+ * the RFC's.
+ */
+static void
+test_in_flight_bound(void **state)
+{
+	char rec[512], name[64];
+	unsigned batch, rounds;
+	int i;
+
+	(void)state;
+	memzone_clear(&zone);
+	snprintf(rec, sizeof(rec), "v=spf1");
+	for (i = 0; i < 7; i++) {
+		snprintf(name, sizeof(name), "m%d.example.com", i);
+		snprintf(rec + strlen(rec), sizeof(rec) - strlen(rec), " mx:%s",
+		    name);
+		mx_hosts(name, 10, i == 6 ? 9 : -1, "192.0.2.1");
+	}
+	strcat(rec, " -all");
+	txt("example.com", rec);
+	rounds = rounds_max("192.0.2.1", "u@example.com", SPF_PASS, &batch);
+	assert_true(batch <= SPF_MAX_IN_FLIGHT);
+	assert_true(rounds <= 8);
+	rounds_max("192.0.2.2", "u@example.com", SPF_FAIL, &batch);
+	assert_true(batch <= SPF_MAX_IN_FLIGHT);
+	/* 9 mx terms of 10 hosts before the matching ip4 */
+	memzone_clear(&zone);
+	snprintf(rec, sizeof(rec), "v=spf1");
+	for (i = 0; i < 9; i++) {
+		snprintf(name, sizeof(name), "m%d.example.com", i);
+		snprintf(rec + strlen(rec), sizeof(rec) - strlen(rec), " mx:%s",
+		    name);
+		mx_hosts(name, 10, -1, NULL);
+	}
+	strcat(rec, " ip4:192.0.2.1 -all");
+	txt("example.com", rec);
+	rounds_max("192.0.2.1", "u@example.com", SPF_PASS, &batch);
+	assert_true(batch <= SPF_MAX_IN_FLIGHT);
+}
+
+/* The most questions the RFC lets one evaluation need all fit: 10 mx
+ * terms with 10 hosts each (in two includes, so the look-ahead sees
+ * them late), ptr and %{p} with 10 names, and the exp= record. */
+static void
+test_pool_worst_case(void **state)
+{
+	struct spf_outcome out;
+	char rec[512], name[64], line[128];
+	int i;
+
+	(void)state;
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 include:a.example.com "
+	    "include:b.example.com exp=e.%{p} -all");
+	for (i = 0; i < 10; i++) {
+		snprintf(line, sizeof(line),
+		    "1.2.0.192.in-addr.arpa PTR p%d.example.com", i);
+		add(line);
+		snprintf(line, sizeof(line), "p%d.example.com A %s", i,
+		    i == 9 ? "192.0.2.1" : "203.0.113.77");
+		add(line);
+	}
+	txt("e.p9.example.com", "no, %{p}");
+	snprintf(rec, sizeof(rec), "v=spf1");
+	for (i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "a%d.example.com", i);
+		snprintf(rec + strlen(rec), sizeof(rec) - strlen(rec), " mx:%s",
+		    name);
+		mx_hosts(name, 10, -1, NULL);
+	}
+	strcat(rec, " ptr:other.example.net -all");
+	txt("a.example.com", rec);
+	snprintf(rec, sizeof(rec), "v=spf1");
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "b%d.example.com", i);
+		snprintf(rec + strlen(rec), sizeof(rec) - strlen(rec), " mx:%s",
+		    name);
+		mx_hosts(name, 10, -1, NULL);
+	}
+	strcat(rec, " -all");
+	txt("b.example.com", rec);
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_FAIL);
+	assert_int_equal(out.dns_lookups, 10);
+	assert_string_equal(out.explanation, "no, p9.example.com");
+	assert_int_equal(out.problem[0], '\0');
+	assert_true(out.queries <= POOL_MAX);
+}
+
+/* A CNAME chain of 9 hops is followed by the resolver; the evaluator
+ * sees the address. */
+static void
+test_cname_chain(void **state)
+{
+	char line[128];
+	int i;
+
+	(void)state;
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 a:c0.example.com -all");
+	for (i = 0; i < 9; i++) {
+		snprintf(line, sizeof(line), "c%d.example.com CNAME c%d.example.com",
+		    i, i + 1);
+		add(line);
+	}
+	add("c9.example.com A 192.0.2.1");
+	assert_int_equal(result_of_zone("192.0.2.1"), SPF_PASS);
+}
+
+/* A long expansion keeps the labels on its right: 4.8 drops labels on
+ * the left of the whole expansion.  Cut at 1023 bytes first, the
+ * domain of the record was lost and a name of the sender's asked. */
+static void
+test_macro_long_expansion(void **state)
+{
+	struct spf_outcome out;
+	char local[600], sender[700], name[400];
+	int i;
+
+	(void)state;
+	/* 11 labels of 49 bytes: %{l} is 549 bytes, five of them 2.7 KB */
+	local[0] = '\0';
+	for (i = 0; i < 11; i++)
+		snprintf(local + strlen(local), sizeof(local) - strlen(local),
+		    "%s%c%048d", i ? "." : "", 'a' + i, i);
+	snprintf(sender, sizeof(sender), "%s@example.com", local);
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 -exists:%{l}.%{l}.%{l}.%{l}.%{l}."
+	    "ok.example.com +all");
+	/* the name 4.8 gives: the last labels of %{l} that fit before
+	 * ".ok.example.com" */
+	snprintf(name, sizeof(name), "%s.ok.example.com", local + 50 * 7);
+	assert_int_equal(memzone_add(&zone, name, SPF_T_A, 0,
+	    "\x7f\0\0\2", 4, 0), 0);
+	assert_int_equal(check("192.0.2.1", sender, "h.example", &out),
+	    SPF_FAIL);
+	assert_string_equal(out.mechanism, "-exists:%{l}.%{l}.%{l}.%{l}.%{l}."
+	    "ok.example.com");
+	/* out->sender would be cut: it is left empty, %{l} is whole */
+	assert_string_equal(out.sender, "");
+}
+
+/* %{l1-} takes the last of all the parts, however many; %{h} and %{l}
+ * are never cut. */
+static void
+test_macro_many_parts(void **state)
+{
+	struct spf_outcome out;
+	char local[1200], sender[1300], helo[400];
+	int i;
+
+	(void)state;
+	local[0] = '\0';
+	for (i = 0; i < 200; i++)
+		snprintf(local + strlen(local), sizeof(local) - strlen(local),
+		    "%sp%d", i ? "-" : "", i);
+	snprintf(sender, sizeof(sender), "%s@example.com", local);
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 exists:%{l1-}.x.example.com -all");
+	add("p199.x.example.com A 127.0.0.2");
+	assert_int_equal(check("192.0.2.1", sender, "h.example", &out),
+	    SPF_PASS);
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 exists:%{l1r-}.x.example.com "
+	    "exists:%{l2-}.y.example.com -all");
+	add("p198.p199.y.example.com A 127.0.0.2");
+	assert_int_equal(check("192.0.2.1", sender, "h.example", &out),
+	    SPF_PASS);
+	assert_string_equal(out.mechanism, "exists:%{l2-}.y.example.com");
+	/* a HELO name longer than 255 bytes: %{h1} is its last label */
+	helo[0] = '\0';
+	for (i = 0; i < 40; i++)
+		snprintf(helo + strlen(helo), sizeof(helo) - strlen(helo),
+		    "%slabel%02d", i ? "." : "", i);
+	assert_true(strlen(helo) > 300);
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 exists:%{h1}.h.example.com -all");
+	add("label39.h.example.com A 127.0.0.2");
+	assert_int_equal(check("192.0.2.1", "u@example.com", helo, &out),
+	    SPF_PASS);
+}
+
+/* The transformers against a plain reference: split into an array,
+ * reverse, keep the rightmost N, join with dots. */
+static void
+reference_transform(const char *value, const char *delims, unsigned keep,
+    int reverse, char *out)
+{
+	static char copy[4096];
+	char *part[2048];
+	unsigned n = 0, i, first;
+	char *p = copy;
+
+	strcpy(copy, value);
+	part[n++] = p;
+	for (; *p != '\0'; p++)
+		if (strchr(delims, *p) != NULL) {
+			*p = '\0';
+			part[n++] = p + 1;
+		}
+	if (reverse)
+		for (i = 0; i < n / 2; i++) {
+			char *t = part[i];
+
+			part[i] = part[n - 1 - i];
+			part[n - 1 - i] = t;
+		}
+	first = keep != 0 && keep < n ? n - keep : 0;
+	out[0] = '\0';
+	for (i = first; i < n; i++) {
+		if (i > first)
+			strcat(out, ".");
+		strcat(out, part[i]);
+	}
+}
+
+static void
+test_macro_transform(void **state)
+{
+	static const char *const values[] = {
+		"", "a", "a.b", ".a.b.", "..", "a-b.c+d,e/f_g=h", "a--b",
+	};
+	static const char *const delims[] = { ".", "-", ".-+,/_=", "+=" };
+	static char value[4096], want[4096], got[4096];
+	unsigned v, d, keep, reverse, i;
+	struct sink k;
+
+	(void)state;
+	for (v = 0; v < sizeof(values) / sizeof(values[0]) + 3; v++) {
+		if (v < sizeof(values) / sizeof(values[0])) {
+			strcpy(value, values[v]);
+		} else {
+			/* 300 to 900 parts, some empty */
+			value[0] = '\0';
+			for (i = 0; i < 300 * (v - 6); i++)
+				snprintf(value + strlen(value),
+				    sizeof(value) - strlen(value), "%s%s",
+				    i ? (i % 3 ? "." : "-") : "",
+				    i % 7 ? "x" : "");
+		}
+		for (d = 0; d < sizeof(delims) / sizeof(delims[0]); d++)
+			for (keep = 0; keep < 1000; keep += keep < 5 ? 1 : 97)
+				for (reverse = 0; reverse < 2; reverse++) {
+					struct span sp = { value, strlen(value) };
+
+					reference_transform(value, delims[d],
+					    keep, reverse, want);
+					sink_init(&k, got, sizeof(got), 0);
+					transform(&k, sp, delims[d], keep,
+					    reverse, 0);
+					assert_false(k.b.overflow);
+					if (strcmp(got, want) != 0)
+						fail_msg("value %u delims \"%s\" "
+						    "keep %u reverse %u: \"%s\" "
+						    "want \"%s\"", v, delims[d],
+						    keep, reverse, got, want);
+				}
+	}
+}
+
+/* 4.8 on expansions of any length against a plain reference. */
+static void
+test_name_window(void **state)
+{
+	static char spec[20000], full[20000];
+	struct spf_request req;
+	struct spf_resolver res;
+	struct spf_outcome o;
+	struct eval e;
+	char name[256];
+	const char *want;
+	unsigned seed = 7, round, n, i;
+	enum name_status st;
+
+	(void)state;
+	memset(&req, 0, sizeof(req));
+	spf_request_set_ip(&req, "192.0.2.1");
+	req.sender = "x@example.com";
+	eval_start(&e, &req, &o, &res);
+	for (round = 0; round < 400; round++) {
+		/* labels of 1 to 70 bytes, up to 20000 bytes in all */
+		n = 0;
+		seed = seed * 1103515245 + 12345;
+		while (n < 40 + (seed >> 8) % 19000) {
+			unsigned l;
+
+			seed = seed * 1103515245 + 12345;
+			l = 1 + (seed >> 16) % (round % 2 ? 70 : 40);
+			if (n > 0)
+				spec[n++] = '.';
+			for (i = 0; i < l && n < sizeof(spec) - 20; i++)
+				spec[n++] = 'a' + (char)((seed >> 3) + i) % 26;
+			if (n >= sizeof(spec) - 20)
+				break;
+		}
+		memcpy(spec + n, ".example.com", 13);
+		n += 12;
+		/* the reference: drop labels on the left until <= 253 */
+		memcpy(full, spec, n + 1);
+		want = full;
+		while (strlen(want) > 253 && strchr(want, '.') != NULL)
+			want = strchr(want, '.') + 1;
+		st = expand_domain(&e, spec, n, "example.com", name);
+		for (i = 0; want[i] != '\0'; i++) {
+			size_t l = strcspn(want + i, ".");
+
+			if (l > 63)
+				break;
+			i += l;
+			if (want[i] == '\0')
+				break;
+		}
+		if (want[i] != '\0' || strlen(want) > 253) {
+			assert_int_equal(st, NAME_INVALID);
+			continue;
+		}
+		assert_int_equal(st, NAME_OK);
+		assert_string_equal(name, want);
+	}
+	eval_release(&e);
+}
+
+/* RFC 7208 7.1: the domain-end is "." toplabel ["."] or a macro-expand;
+ * the number of parts is *DIGIT, nonzero. */
+static void
+test_domain_spec_syntax(void **state)
+{
+	struct spf_outcome out;
+
+	(void)state;
+	assert_int_equal(result_of("v=spf1 a:target.example.org} -all",
+	    "192.0.2.1"), SPF_PERMERROR);
+	assert_int_equal(result_of("v=spf1 a:x.%%. -all", "192.0.2.1"),
+	    SPF_PERMERROR);
+	assert_int_equal(result_of("v=spf1 a:x.%{d}. -all", "192.0.2.1"),
+	    SPF_PERMERROR);
+	assert_int_equal(result_of("v=spf1 a:x.%{d}com -all", "192.0.2.1"),
+	    SPF_PERMERROR);
+	assert_int_equal(result_of("v=spf1 exists:%{d0} -all", "192.0.2.1"),
+	    SPF_PERMERROR);
+	assert_int_equal(result_of("v=spf1 exists:%{d00} -all", "192.0.2.1"),
+	    SPF_PERMERROR);
+	assert_int_equal(result_of("v=spf1 redirect=x.example.org} -all",
+	    "192.0.2.1"), SPF_PERMERROR);
+	assert_int_equal(result_of("v=spf1 a:x.%% -all", "192.0.2.1"),
+	    SPF_FAIL);
+	assert_int_equal(result_of("v=spf1 a:%%.example.com -all",
+	    "192.0.2.1"), SPF_FAIL);
+	assert_int_equal(result_of("v=spf1 a:%{d}.%_ -all", "192.0.2.1"),
+	    SPF_FAIL);
+	/* %{d01} is %{d1} */
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 exists:%{d01}.t.example.com -all");
+	add("com.t.example.com A 127.0.0.2");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_PASS);
+	assert_string_equal(expand_for("192.0.2.3", "a@email.example.com",
+	    "%{d002r}", 0), "example.email");
+	assert_string_equal(expand_for("192.0.2.3", "a@email.example.com",
+	    "%{d01}", 0), "com");
+	assert_string_equal(expand_for("192.0.2.3", "a@email.example.com",
+	    "%{d0000000000000000000000000002}", 0), "example.com");
+	assert_string_equal(expand_for("192.0.2.3", "a@email.example.com",
+	    "%{d99999999999999999999999}", 0), "email.example.com");
+}
+
+/* 4.6.4: the address lookups of MX hosts and PTR names and the PTR
+ * lookup of %{p} that find nothing count as void lookups, as pyspf and
+ * Mail::SPF count them. */
+static void
+test_void_lookups_fanout(void **state)
+{
+	struct spf_outcome out;
+
+	(void)state;
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 mx:m1.example.com mx:m2.example.com "
+	    "mx:m3.example.com -all");
+	add("m1.example.com MX 10 h1.example.com");
+	add("m2.example.com MX 10 h2.example.com");
+	add("m3.example.com MX 10 h3.example.com");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_PERMERROR);
+	assert_int_equal(out.void_lookups, 3);
+	assert_non_null(strstr(out.problem, "void"));
+	/* hosts after the one that matched are not looked at */
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 mx -all");
+	add("example.com MX 10 h1.example.com");
+	add("example.com MX 20 h2.example.com");
+	add("example.com MX 30 h3.example.com");
+	add("example.com MX 40 h4.example.com");
+	add("h1.example.com A 192.0.2.1");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_PASS);
+	assert_int_equal(check("192.0.2.2", "u@example.com", "h.example", &out),
+	    SPF_PERMERROR);
+	/* PTR names in the target domain without an address */
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 ptr -all");
+	add("1.2.0.192.in-addr.arpa PTR n1.example.com");
+	add("1.2.0.192.in-addr.arpa PTR n2.example.com");
+	add("1.2.0.192.in-addr.arpa PTR n3.example.com");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_PERMERROR);
+	assert_int_equal(out.void_lookups, 3);
+	/* names outside it are not validated, so not counted */
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 ptr -all");
+	add("1.2.0.192.in-addr.arpa PTR n1.example.net");
+	add("1.2.0.192.in-addr.arpa PTR n2.example.net");
+	add("1.2.0.192.in-addr.arpa PTR n3.example.net");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_FAIL);
+	assert_int_equal(out.void_lookups, 0);
+	/* %{p}: the PTR lookup finds nothing (1), exists (2), a (3) */
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 exists:%{p}.x.example.com "
+	    "a:n1.example.com -all");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_PERMERROR);
+	assert_int_equal(out.void_lookups, 3);
+	/* %{p}'s names without an address: two of them, and exists */
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 exists:%{p}.x.example.com -all");
+	add("1.2.0.192.in-addr.arpa PTR n1.example.net");
+	add("1.2.0.192.in-addr.arpa PTR n2.example.net");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_PERMERROR);
+	/* the explanation's %{p} cannot change a fail */
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 a:n1.example.com a:n2.example.com "
+	    "-all exp=e.example.com");
+	txt("e.example.com", "%{p} is not allowed");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_FAIL);
+	assert_string_equal(out.explanation, "unknown is not allowed");
+	assert_int_equal(out.void_lookups, 2);
+}
+
+/* Text that does not fit its field is marked, not cut silently. */
+static void
+test_marked_cuts(void **state)
+{
+	struct spf_outcome out;
+	char rec[1300], exp[1200];
+	size_t n;
+
+	(void)state;
+	memzone_clear(&zone);
+	memset(exp, 'x', 900);
+	exp[900] = '\0';
+	txt("example.com", "v=spf1 -all exp=e.example.com");
+	txt("e.example.com", exp);
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_FAIL);
+	n = strlen(out.explanation);
+	assert_int_equal(n, sizeof(out.explanation) - 1);
+	assert_string_equal(out.explanation + n - 3, "...");
+	assert_memory_equal(out.explanation, exp, n - 3);
+	/* a matching term longer than the field */
+	memzone_clear(&zone);
+	/* "%{d1...}" with 300 delimiters is "com" */
+	memset(exp, '.', 300);
+	exp[300] = '\0';
+	snprintf(rec, sizeof(rec), "v=spf1 -exists:%%{d1%s}.example.com", exp);
+	txt("example.com", rec);
+	add("com.example.com A 127.0.0.2");
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_FAIL);
+	n = strlen(out.mechanism);
+	assert_int_equal(n, sizeof(out.mechanism) - 1);
+	assert_string_equal(out.mechanism + n - 3, "...");
 }
 
 /* ------------------------------------------------------ bounded strings */
@@ -893,6 +1480,17 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_trace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_trips, setup, teardown),
 		cmocka_unit_test(test_buf),
+		cmocka_unit_test_setup_teardown(test_pool_lookahead_crowding, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_in_flight_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_worst_case, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cname_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_macro_long_expansion, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_macro_many_parts, setup, teardown),
+		cmocka_unit_test(test_macro_transform),
+		cmocka_unit_test_setup_teardown(test_name_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_domain_spec_syntax, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_void_lookups_fanout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_marked_cuts, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -561,16 +561,17 @@ reply(SMFICTX *ctx, struct session *s, const struct hdr_verdict *v)
 	char e[HDR_REPLY_TEXT_MAX * 4];
 	const char *cut;
 
+	/* Said before the text, which a sender's data may end. */
 	cut = hdr_reply(&r, cr->code, cr->status, cr->text, v) ?
 	    " (a value shortened to fit)" : "";
 	if (s->conf->dry_run) {
-		logmsg(LOG_INFO, "%s: client=%s dry run: would reply %s %s %s%s",
-		    queue_id(ctx), s->ipstr, r.code, r.status,
-		    hdr_esc(r.text, e, sizeof(e)), cut);
+		logmsg(LOG_INFO, "%s: client=%s dry run: would reply%s %s %s %s",
+		    queue_id(ctx), s->ipstr, cut, r.code, r.status,
+		    hdr_esc(r.text, e, sizeof(e)));
 		return SMFIS_CONTINUE;
 	}
-	logmsg(LOG_INFO, "%s: client=%s reply %s %s %s%s", queue_id(ctx),
-	    s->ipstr, r.code, r.status, hdr_esc(r.text, e, sizeof(e)), cut);
+	logmsg(LOG_INFO, "%s: client=%s reply%s %s %s %s", queue_id(ctx),
+	    s->ipstr, cut, r.code, r.status, hdr_esc(r.text, e, sizeof(e)));
 	if (smfi_setreply(ctx, r.code, r.status,
 	    r.text[0] != '\0' ? r.text : NULL) != MI_SUCCESS)
 		logmsg(LOG_WARNING, "%s: the MTA refused the reply %s %s %s",

@@ -133,11 +133,13 @@ function M.log_since(mark)
 end
 
 -- The last SMTP reply the milter set, as it logs it:
--- "reply CODE STATUS TEXT" (miltertest shows reply texts only at EOM).
+-- "reply CODE STATUS TEXT", or "reply (a value shortened to fit) CODE
+-- STATUS TEXT" (miltertest shows reply texts only at EOM).
 function M.last_reply()
 	local last
 	for line in string.gmatch(M.log(), "[^\n]+") do
-		local r = string.match(line, " reply (%d%d%d .*)$")
+		local r = string.match(line, " reply (%d%d%d .*)$") or
+		    string.match(line, " reply %(a value shortened to fit%) (%d%d%d .*)$")
 		if r ~= nil then
 			-- the log escapes '"' and '\\' as \xHH; undo that
 			last = string.gsub(r, "\\x(%x%x)", function(h)

@@ -1545,6 +1545,33 @@ drop_privileges(const struct passwd *pw)
 	return 0;
 }
 
+/* ================================================ threads and descriptors */
+
+/*
+ * libmilter's threading model.  Built with _FFR_WORKERS_POOL (as Debian's
+ * libmilter is), a pool of workers runs the callbacks of all sessions,
+ * and its manager hands several sessions that became ready at once to
+ * the same idle worker: while that worker waits in one session's DNS
+ * lookups, the others wait for it, so under a burst with slow DNS replies
+ * come long after 2 x dns_timeout (measured: MAIL FROM replies after 80 s
+ * and more with 500 sessions and dns_timeout 10; bench/README).  Without
+ * it, upstream's default, every session has a thread of its own and waits
+ * only for its own lookups.  Only the pool build has this symbol: the
+ * weak reference is NULL without it, in the static and the dynamic link.
+ */
+extern int mi_pool_controller_init(void) __attribute__((weak));
+
+static int
+libmilter_pooled(void)
+{
+	return mi_pool_controller_init != NULL;
+}
+
+/* Sessions wait in the kernel's queue while the listener is busy;
+ * libmilter takes SOMAXCONN by default, which is 128 with musl.  The
+ * kernel caps it at net.core.somaxconn. */
+#define LISTEN_BACKLOG	4096
+
 static int
 start_threads(void)
 {
@@ -1690,6 +1717,9 @@ listen_and_serve(const struct conf *c, const struct passwd *pw)
 		    esc(c->socket, e, sizeof(e)));
 		return SPF_MILTER_EXIT_RUNTIME;
 	}
+	if (smfi_setbacklog(LISTEN_BACKLOG) != MI_SUCCESS)
+		logmsg(LOG_WARNING, "libmilter refused a listen backlog of %d",
+		    LISTEN_BACKLOG);
 	/* 0: never unlink; claim_unix_socket() cleared the path. */
 	if (smfi_opensocket(0) != MI_SUCCESS) {
 		logmsg(LOG_ERR, "cannot open socket %s",
@@ -1700,6 +1730,13 @@ listen_and_serve(const struct conf *c, const struct passwd *pw)
 	if (socket_permissions(c, pw) != 0 ||
 	    drop_privileges(pw) != 0)
 		return SPF_MILTER_EXIT_RUNTIME;
+	if (libmilter_pooled())
+		logmsg(LOG_WARNING, "libmilter is built with a worker pool "
+		    "(_FFR_WORKERS_POOL): when many sessions wait for DNS at "
+		    "once, replies can come long after 2 x dns_timeout and the "
+		    "MTA's milter timeout; build spf-milter with a libmilter "
+		    "without it, a thread per connection (README: make "
+		    "MILTER_SRC=DIR)");
 	logmsg(LOG_INFO, "spf-milter %s listening on %s%s", SPF_MILTER_VERSION,
 	    esc(c->socket, e, sizeof(e)),
 	    c->dry_run ? " (dry run)" : "");

@@ -65,8 +65,10 @@ MILTER_DEP =
 ifneq ($(MILTER_SRC),)
 MILTER_LIB = $(MILTER_OBJ)/libmilter.a
 MILTER_DEP = $(MILTER_LIB)
-# mfapi.h of the same source as the library
-override CPPFLAGS += -I$(MILTER_SRC)/include
+# mfapi.h of the same source as the library; this libmilter waits with
+# poll(), never select() (SM_CONF_POLL): spf-milter.c may then admit
+# sessions on descriptors from FD_SETSIZE up.
+override CPPFLAGS += -I$(MILTER_SRC)/include -DSPF_LIBMILTER_POLL=1
 
 MILTER_CFLAGS = $(CFLAGS) -w $(LIBMILTER_DEFS) \
 	$(LIBMILTER_DEFS_IPV6_$(MILTER_IPV6)) $(LIBMILTER_DEFS_POOL_$(MILTER_POOL)) \

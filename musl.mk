@@ -139,9 +139,10 @@ $(MUSL_DIR)/udns-obj/libudns.a: $(MUSL_DIR)/headers.stamp
 	done
 	ar rcs $@ $(@D)/*.o
 
+# SPF_LIBMILTER_POLL: the libmilter built here waits with poll().
 $(MUSL_OBJ)/%.o: %.c $(MUSL_HDRS) $(MUSL_DIR)/headers.stamp
 	@mkdir -p $(@D)
-	$(MUSL_CC) $(CPPFLAGS) $(WARN) $(MUSL_CFLAGS) -I. -I$(MUSL_INC) \
+	$(MUSL_CC) $(CPPFLAGS) -DSPF_LIBMILTER_POLL=1 $(WARN) $(MUSL_CFLAGS) -I. -I$(MUSL_INC) \
 		-isystem $(MUSL_KINC) -c -o $@ $<
 
 # $1 target, $2 pool setting

@@ -11,6 +11,8 @@
  * Copyright (C) 2026 the spf-milter authors.  GPL-3.0-or-later.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -19,7 +21,9 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #ifdef __GLIBC__
@@ -1567,10 +1571,278 @@ libmilter_pooled(void)
 	return mi_pool_controller_init != NULL;
 }
 
+/*
+ * libmilter waits for a session's commands with poll() or, built without
+ * SM_CONF_POLL (upstream's default), with select(), which cannot take a
+ * descriptor from FD_SETSIZE (1024) up: such a session is closed by its
+ * listener, which then sleeps, and gives up for good after 16 in a row.
+ * The pool build always polls, and so does the libmilter built by
+ * libmilter.mk and musl.mk (SPF_LIBMILTER_POLL).
+ */
+static int
+libmilter_polls(void)
+{
+#ifdef SPF_LIBMILTER_POLL
+	return 1;
+#else
+	return libmilter_pooled();
+#endif
+}
+
 /* Sessions wait in the kernel's queue while the listener is busy;
  * libmilter takes SOMAXCONN by default, which is 128 with musl.  The
  * kernel caps it at net.core.somaxconn. */
 #define LISTEN_BACKLOG	4096
+
+/*
+ * Out of descriptors.  libmilter's listener calls accept() in a loop and,
+ * on EMFILE or ENFILE, at once again: the milter spun at 100 % CPU, and
+ * the sessions it had accepted failed to open the sockets of their DNS
+ * lookups ("cannot set up a DNS resolver").  That loop is libmilter's, so
+ * accept() is defined here: the linker binds libmilter's call to this
+ * one, in the static binary (libc's accept is then not linked in) as in
+ * a dynamic one (the executable's symbol comes first).  Nothing else in
+ * the program calls accept(); libmilter calls it from its one listener
+ * thread, so the state below has one writer.
+ *
+ * A connection is admitted only while the descriptors left keep room for
+ * the DNS sockets of every session open and the new one (session_fds()
+ * each).  With a thread per connection the sessions are the threads
+ * beyond those running before the first one, counted from /proc/self/stat
+ * only when an upper bound (the last count plus the admissions since)
+ * comes near the room: far from the limit this costs nothing.  A
+ * connection that cannot be admitted is refused: accepted and closed at
+ * once, so the MTA applies milter_default_action now instead of after
+ * its timeout, and libmilter's loop goes on to the next.  When the table
+ * is full all the same (EMFILE), a spare descriptor is given up for that.
+ * One line is logged when refusing starts, one when it ends.
+ *
+ * With libmilter's worker pool, sessions are not threads: only the
+ * refusal at EMFILE works then, without a reserve for the lookups.  A
+ * libmilter that may use select() gets no descriptor from FD_SETSIZE up.
+ */
+static struct {
+	long limit;		/* RLIMIT_NOFILE (soft) */
+	long base_fds;		/* descriptors not of sessions, with slack */
+	long base_threads;	/* threads before the first session; 0: unknown */
+	long bound;		/* sessions open at most */
+	int stat_fd;		/* /proc/self/stat, or -1 */
+	int spare_fd;		/* /dev/null, given up to refuse at EMFILE */
+	int counting;		/* a reserve is kept (thread per connection) */
+	int refusing;
+	unsigned long refused;
+} fds = { 0, 0, 0, 0, -1, -1, 0, 0, 0 };
+
+/* Descriptors opened later by the rest of the program (syslog, a reload
+ * reading the file, libmilter's own) */
+#define FDS_SLACK	8
+
+/* Raise the soft descriptor limit to the hard one, and say what it is. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		logmsg(LOG_WARNING, "getrlimit(RLIMIT_NOFILE): %s",
+		    strerror(errno));
+		return;
+	}
+	was = rl.rlim_cur;
+	if (rl.rlim_cur != rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			logmsg(LOG_WARNING, "cannot raise the descriptor limit "
+			    "from %llu to %llu: %s", (unsigned long long)was,
+			    (unsigned long long)rl.rlim_max, strerror(errno));
+			rl.rlim_cur = was;
+		}
+	}
+	if (rl.rlim_cur != was)
+		logmsg(LOG_INFO, "descriptor limit %llu (raised from %llu)",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)was);
+	else
+		logmsg(LOG_INFO, "descriptor limit %llu",
+		    (unsigned long long)rl.rlim_cur);
+	fds.limit = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX ?
+	    INT_MAX : (long)rl.rlim_cur;
+}
+
+/* Field 20 of /proc/self/stat: the threads of the process; -1 unknown. */
+static long
+count_threads(void)
+{
+	char buf[1024], *p;
+	ssize_t n;
+	int field;
+
+	if (fds.stat_fd < 0 ||
+	    (n = pread(fds.stat_fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* the name in parentheses may hold anything: skip to its end */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return -1;
+	for (field = 2; field < 20 && p != NULL; field++)
+		p = strchr(p + 1, ' ');
+	return p != NULL ? strtol(p + 1, NULL, 10) : -1;
+}
+
+/* Descriptors open now; -1 unknown. */
+static long
+count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	long n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;	/* the directory's own */
+}
+
+/* Before smfi_main: the descriptors open now are not sessions'. */
+static void
+fds_setup(void)
+{
+	long n;
+
+	fds.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	fds.stat_fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	n = count_fds();
+	fds.base_fds = (n > 0 ? n : 16) + FDS_SLACK;
+	fds.counting = !libmilter_pooled() && fds.stat_fd >= 0 &&
+	    fds.limit > 0;
+	if (!fds.counting)
+		logmsg(LOG_INFO, "no descriptors are kept in reserve for the "
+		    "DNS lookups of open sessions (%s)", libmilter_pooled() ?
+		    "libmilter's worker pool" : fds.stat_fd < 0 ?
+		    "no /proc/self/stat" : "descriptor limit unknown");
+}
+
+/* The descriptors one session may hold: its connection, one UDP socket
+ * per nameserver (dns.c opens one per configured server; one for the
+ * system's), one TCP socket for an answer too long for UDP. */
+static long
+session_fds(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&conf_lock);
+	n = conf_current != NULL ? conf_current->ndns_servers : 0;
+	pthread_mutex_unlock(&conf_lock);
+	return 2 + (long)(n > 0 ? n : 1);
+}
+
+/* May the connection just accepted be served? */
+static int
+fds_admit(void)
+{
+	long room, threads;
+
+	if (!fds.counting)
+		return 1;
+	room = (fds.limit - fds.base_fds) / session_fds();
+	if (fds.bound < room) {
+		fds.bound++;
+		return 1;
+	}
+	/* near the room: count the sessions (the accepted one has no
+	 * thread yet) */
+	if ((threads = count_threads()) < 0)
+		return 1;
+	fds.bound = threads - fds.base_threads;
+	if (fds.bound < 0)
+		fds.bound = 0;
+	if (fds.bound < room) {
+		fds.bound++;
+		return 1;
+	}
+	return 0;
+}
+
+static void
+fds_refusing(const char *why)
+{
+	fds.refused++;
+	if (fds.refusing)
+		return;
+	fds.refusing = 1;
+	logmsg(LOG_WARNING, "out of descriptors (%s; limit %ld): refusing new "
+	    "connections until sessions end (the MTA applies its "
+	    "milter_default_action to them)", why, fds.limit);
+}
+
+static void
+fds_admitting(void)
+{
+	if (!fds.refusing)
+		return;
+	fds.refusing = 0;
+	logmsg(LOG_NOTICE, "descriptors free again: accepting connections; "
+	    "%lu refused meanwhile", fds.refused);
+	fds.refused = 0;
+}
+
+/* Wait a little instead of spinning while nothing can be accepted. */
+static void
+fds_pause(void)
+{
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+int
+accept(int lfd, struct sockaddr *sa, socklen_t *salen)
+{
+	char why[96];
+	int fd, err;
+
+	if (fds.base_threads == 0 && fds.counting)
+		fds.base_threads = count_threads();
+	fd = accept4(lfd, sa, salen, SOCK_CLOEXEC);
+	if (fd >= 0) {
+		if (fd >= FD_SETSIZE && !libmilter_polls()) {
+			snprintf(why, sizeof(why), "descriptor %d, and libmilter "
+			    "may use select()", fd);
+		} else if (fds_admit()) {
+			fds_admitting();
+			return fd;
+		} else {
+			snprintf(why, sizeof(why), "%ld sessions open, each may "
+			    "need %ld", fds.bound, session_fds());
+		}
+		close(fd);
+		fds_refusing(why);
+		errno = ECONNABORTED;
+		return -1;
+	}
+	err = errno;
+	if (err == EMFILE || err == ENFILE) {
+		/* refuse one with the spare, so the MTA is not left waiting */
+		if (fds.spare_fd >= 0) {
+			close(fds.spare_fd);
+			if ((fd = accept4(lfd, sa, salen, SOCK_CLOEXEC)) >= 0)
+				close(fd);
+			fds.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		}
+		fds_refusing(strerror(err));
+		if (fd < 0 || fds.spare_fd < 0)
+			fds_pause();
+		errno = fd >= 0 ? ECONNABORTED : err;
+		return -1;
+	}
+	if (err == ENOBUFS || err == ENOMEM)
+		fds_pause();
+	errno = err;
+	return -1;
+}
 
 static int
 start_threads(void)
@@ -1627,6 +1899,7 @@ run_milter(const struct conf *c)
 	int rc;
 
 	log_configure(c);
+	raise_fd_limit();
 	if (c->dns_cache_size > 0 &&
 	    (dns_shared_cache = resolver_cache_new(c->dns_cache_size,
 	    c->dns_cache_max_bytes)) == NULL)
@@ -1730,6 +2003,7 @@ listen_and_serve(const struct conf *c, const struct passwd *pw)
 	if (socket_permissions(c, pw) != 0 ||
 	    drop_privileges(pw) != 0)
 		return SPF_MILTER_EXIT_RUNTIME;
+	fds_setup();
 	if (libmilter_pooled())
 		logmsg(LOG_WARNING, "libmilter is built with a worker pool "
 		    "(_FFR_WORKERS_POOL): when many sessions wait for DNS at "

@@ -106,17 +106,19 @@ status_kb() {
 
 # start_dns NAME [-n]: sets DNSPORT, DNSPID
 start_dns() {
-	rm -f "$T/$1.port"
-	$DNSD -z $ZONE -P "$T/$1.port" -T 3600 ${2:-} 2>"$T/$1.err" &
+	name=$1
+	shift
+	rm -f "$T/$name.port"
+	$DNSD -z $ZONE -P "$T/$name.port" -T 3600 "$@" 2>"$T/$name.err" &
 	DNSPID=$!
 	PIDS="$PIDS $DNSPID"
 	i=0
-	while [ $i -lt 100 ] && [ ! -s "$T/$1.port" ]; do
+	while [ $i -lt 100 ] && [ ! -s "$T/$name.port" ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
-	[ -s "$T/$1.port" ] || { cat "$T/$1.err" >&2; exit 1; }
-	DNSPORT=$(cut -d' ' -f1 "$T/$1.port")
+	[ -s "$T/$name.port" ] || { cat "$T/$name.err" >&2; exit 1; }
+	DNSPORT=$(cut -d' ' -f1 "$T/$name.port")
 }
 
 # start_milter BINARY KIND(spf|noop) PORT: sets MPID, SOCK
@@ -157,6 +159,10 @@ stop_milter() {
 	forget_pid "$MPID"
 }
 
+nfds() {	# descriptors PID has open
+	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
+}
+
 kv() {	# KEY LINE
 	echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1
 }
@@ -164,13 +170,13 @@ kv() {	# KEY LINE
 # hold_idle N: N sessions open after HELO in the milter MPID; prints its
 # VmRSS once they are all open (the milter's descriptors say so)
 hold_idle() {
-	base=$(ls "/proc/$MPID/fd" | wc -l)
+	base=$(nfds "$MPID")
 	$MLOAD -q -s "unix:$SOCK" -f $CASES -i "$1" -T $(($1 / 100 + 8)) \
 	    >"$T/idle.out" 2>&1 &
 	lpid=$!
 	PIDS="$PIDS $lpid"
 	i=0
-	while [ $i -lt 200 ] && [ "$(ls "/proc/$MPID/fd" | wc -l)" -lt $((base + $1)) ]; do
+	while [ $i -lt 200 ] && [ "$(nfds "$MPID")" -lt $((base + $1)) ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done

@@ -381,16 +381,23 @@ endif
 # reply within 5 s and every negotiation within 1 s; again with 1000
 # idle sessions open.  libmilter's worker pool fails it (make test builds
 # libmilter from the fetched source, a thread per connection:
-# libmilter.mk).  It runs against spf-milter.musl too where musl-gcc is.
-# The long version is bench/burst.sh (`make bench-burst`).
-.PHONY: test-burst test-limits-musl
+# libmilter.mk).  test-fds: out of descriptors under prlimit: no busy
+# loop, descriptors kept for the DNS lookups of the sessions admitted,
+# the others refused, recovery, one log line per episode.  Both run
+# against spf-milter.musl too where musl-gcc is.  The long version of
+# test-burst is bench/burst.sh (`make bench-burst`).
+.PHONY: test-burst test-fds test-limits-musl
 test-burst: spf-milter bench/mload bench/dnsd
 	sh test/run-burst-test.sh
 
+test-fds: spf-milter bench/mload bench/dnsd
+	sh test/run-fd-test.sh
+
 test-limits-musl: musl bench/mload bench/dnsd
 	SPF_MILTER=./spf-milter.musl sh test/run-burst-test.sh
+	SPF_MILTER=./spf-milter.musl sh test/run-fd-test.sh
 
-TESTS += test-burst
+TESTS += test-burst test-fds
 ifneq ($(shell command -v $(MUSL_CC) 2>/dev/null),)
 TESTS += test-limits-musl
 endif

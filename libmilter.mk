@@ -67,8 +67,10 @@ MILTER_LIB = $(MILTER_OBJ)/libmilter.a
 MILTER_DEP = $(MILTER_LIB)
 # mfapi.h of the same source as the library; this libmilter waits with
 # poll(), never select() (SM_CONF_POLL): spf-milter.c may then admit
-# sessions on descriptors from FD_SETSIZE up.
-override CPPFLAGS += -I$(MILTER_SRC)/include -DSPF_LIBMILTER_POLL=1
+# sessions on descriptors from FD_SETSIZE up
+# (a copy that comes back from a parent make is not doubled)
+MILTER_CPPFLAGS = -I$(MILTER_SRC)/include -DSPF_LIBMILTER_POLL=1
+override CPPFLAGS := $(filter-out $(MILTER_CPPFLAGS),$(CPPFLAGS)) $(MILTER_CPPFLAGS)
 
 MILTER_CFLAGS = $(CFLAGS) -w $(LIBMILTER_DEFS) \
 	$(LIBMILTER_DEFS_IPV6_$(MILTER_IPV6)) $(LIBMILTER_DEFS_POOL_$(MILTER_POOL)) \

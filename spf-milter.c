@@ -1595,26 +1595,31 @@ libmilter_polls(void)
 #define LISTEN_BACKLOG	4096
 
 /*
- * Out of descriptors.  libmilter's listener calls accept() in a loop and,
- * on EMFILE or ENFILE, at once again: the milter spun at 100 % CPU, and
- * the sessions it had accepted failed to open the sockets of their DNS
- * lookups ("cannot set up a DNS resolver").  That loop is libmilter's, so
- * accept() is defined here: the linker binds libmilter's call to this
- * one, in the static binary (libc's accept is then not linked in) as in
- * a dynamic one (the executable's symbol comes first).  Nothing else in
- * the program calls accept(); libmilter calls it from its one listener
- * thread, so the state below has one writer.
+ * Out of descriptors or threads.  libmilter's listener calls accept() in
+ * a loop and, on EMFILE or ENFILE, at once again: the milter spun at
+ * 100 % CPU, and the sessions it had accepted failed to open the sockets
+ * of their DNS lookups ("cannot set up a DNS resolver").  When it cannot
+ * start a session's thread (RLIMIT_NPROC, vm.max_map_count), it closes
+ * the connection, sleeps 1 s, then 2 s, 3 s... with every new connection
+ * waiting, and after 16 in a row it stops the milter.  That loop is
+ * libmilter's, so accept() is defined here: the linker binds libmilter's
+ * call to this one, in the static binary (libc's accept is then not
+ * linked in) as in a dynamic one (the executable's symbol comes first).
+ * Nothing else in the program calls accept(); libmilter calls it from
+ * its one listener thread, so the state below has one writer.
  *
- * A connection is admitted only while the descriptors left keep room for
- * the DNS sockets of every session open and the new one (session_fds()
- * each).  With a thread per connection the sessions are the threads
- * beyond those running before the first one, counted from /proc/self/stat
- * only when an upper bound (the last count plus the admissions since)
- * comes near the room: far from the limit this costs nothing.  A
- * connection that cannot be admitted is refused: accepted and closed at
- * once, so the MTA applies milter_default_action now instead of after
- * its timeout, and libmilter's loop goes on to the next.  When the table
- * is full all the same (EMFILE), a spare descriptor is given up for that.
+ * A connection is admitted only while there is room for every session
+ * open and the new one: descriptors for the DNS sockets of each
+ * (session_fds()), and a thread each within RLIMIT_NPROC and two memory
+ * mappings each (stack and guard) within vm.max_map_count.  With a
+ * thread per connection the sessions are the threads beyond those
+ * running before the first one, counted from /proc/self/stat only when
+ * an upper bound (the last count plus the admissions since) reaches the
+ * room: far from the limits this costs nothing.  A connection that
+ * cannot be admitted is refused: accepted and closed at once, so the MTA
+ * applies milter_default_action now instead of after its timeout, and
+ * libmilter's loop goes on to the next.  When the descriptor table is
+ * full all the same (EMFILE), a spare descriptor is given up for that.
  * One line is logged when refusing starts, one when it ends.
  *
  * With libmilter's worker pool, sessions are not threads: only the
@@ -1622,8 +1627,10 @@ libmilter_polls(void)
  * libmilter that may use select() gets no descriptor from FD_SETSIZE up.
  */
 static struct {
-	long limit;		/* RLIMIT_NOFILE (soft) */
+	long fd_limit;		/* RLIMIT_NOFILE (soft) */
 	long base_fds;		/* descriptors not of sessions, with slack */
+	long thread_room;	/* sessions the thread limits allow */
+	const char *thread_why;	/* which limit that is */
 	long base_threads;	/* threads before the first session; 0: unknown */
 	long bound;		/* sessions open at most */
 	int stat_fd;		/* /proc/self/stat, or -1 */
@@ -1631,11 +1638,13 @@ static struct {
 	int counting;		/* a reserve is kept (thread per connection) */
 	int refusing;
 	unsigned long refused;
-} fds = { 0, 0, 0, 0, -1, -1, 0, 0, 0 };
+} adm = { 0, 0, LONG_MAX, "", 0, 0, -1, -1, 0, 0, 0 };
 
 /* Descriptors opened later by the rest of the program (syslog, a reload
  * reading the file, libmilter's own) */
 #define FDS_SLACK	8
+/* Mappings besides the threads' (the program, its heap, malloc's) */
+#define MAPS_SLACK	256
 
 /* Raise the soft descriptor limit to the hard one, and say what it is. */
 static void
@@ -1665,7 +1674,7 @@ raise_fd_limit(void)
 	else
 		logmsg(LOG_INFO, "descriptor limit %llu",
 		    (unsigned long long)rl.rlim_cur);
-	fds.limit = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX ?
+	adm.fd_limit = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX ?
 	    INT_MAX : (long)rl.rlim_cur;
 }
 
@@ -1677,8 +1686,8 @@ count_threads(void)
 	ssize_t n;
 	int field;
 
-	if (fds.stat_fd < 0 ||
-	    (n = pread(fds.stat_fd, buf, sizeof(buf) - 1, 0)) <= 0)
+	if (adm.stat_fd < 0 ||
+	    (n = pread(adm.stat_fd, buf, sizeof(buf) - 1, 0)) <= 0)
 		return -1;
 	buf[n] = '\0';
 	/* the name in parentheses may hold anything: skip to its end */
@@ -1689,39 +1698,94 @@ count_threads(void)
 	return p != NULL ? strtol(p + 1, NULL, 10) : -1;
 }
 
-/* Descriptors open now; -1 unknown. */
+/* Entries of a /proc directory, or lines of a /proc file; -1 unknown. */
 static long
-count_fds(void)
+count_proc(const char *path, int dir)
 {
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
+	char buf[4096];
+	ssize_t got, i;
 	long n = 0;
+	int fd;
 
-	if (d == NULL)
+	if (dir) {
+		DIR *d = opendir(path);
+		struct dirent *e;
+
+		if (d == NULL)
+			return -1;
+		while ((e = readdir(d)) != NULL)
+			if (e->d_name[0] != '.')
+				n++;
+		closedir(d);
+		return n - 1;	/* the directory's own descriptor */
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;	/* the directory's own */
+	while ((got = read(fd, buf, sizeof(buf))) > 0)
+		for (i = 0; i < got; i++)
+			n += buf[i] == '\n';
+	close(fd);
+	return got < 0 ? -1 : n;
 }
 
-/* Before smfi_main: the descriptors open now are not sessions'. */
+/* The number a /proc/sys file holds; -1 unknown. */
+static long
+proc_number(const char *path)
+{
+	char buf[32];
+	ssize_t got;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	got = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (got <= 0)
+		return -1;
+	buf[got] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+/* Sessions the thread limits leave room for: RLIMIT_NPROC counts the
+ * user's threads (not enforced for root), vm.max_map_count two mappings
+ * per thread. */
 static void
-fds_setup(void)
+thread_limits(void)
+{
+	struct rlimit rl;
+	long maps, room;
+
+	if (geteuid() != 0 && getrlimit(RLIMIT_NPROC, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < LONG_MAX) {
+		adm.thread_room = (long)rl.rlim_cur;
+		adm.thread_why = "RLIMIT_NPROC";
+	}
+	if ((maps = proc_number("/proc/sys/vm/max_map_count")) > 0 &&
+	    (room = (maps - count_proc("/proc/self/maps", 0) - MAPS_SLACK) /
+	    2) < adm.thread_room) {
+		adm.thread_room = room;
+		adm.thread_why = "vm.max_map_count";
+	}
+}
+
+/* Before smfi_main, after the switch to the user: what is open now is
+ * not sessions'. */
+static void
+admission_setup(void)
 {
 	long n;
 
-	fds.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	fds.stat_fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	n = count_fds();
-	fds.base_fds = (n > 0 ? n : 16) + FDS_SLACK;
-	fds.counting = !libmilter_pooled() && fds.stat_fd >= 0 &&
-	    fds.limit > 0;
-	if (!fds.counting)
+	adm.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	adm.stat_fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	n = count_proc("/proc/self/fd", 1);
+	adm.base_fds = (n > 0 ? n : 16) + FDS_SLACK;
+	thread_limits();
+	adm.counting = !libmilter_pooled() && adm.stat_fd >= 0 &&
+	    adm.fd_limit > 0;
+	if (!adm.counting)
 		logmsg(LOG_INFO, "no descriptors are kept in reserve for the "
 		    "DNS lookups of open sessions (%s)", libmilter_pooled() ?
-		    "libmilter's worker pool" : fds.stat_fd < 0 ?
+		    "libmilter's worker pool" : adm.stat_fd < 0 ?
 		    "no /proc/self/stat" : "descriptor limit unknown");
 }
 
@@ -1739,59 +1803,75 @@ session_fds(void)
 	return 2 + (long)(n > 0 ? n : 1);
 }
 
-/* May the connection just accepted be served? */
+/* Sessions there is room for; *WHY says which limit sets it. */
+static long
+session_room(char *why, size_t len)
+{
+	long k = session_fds(), room = (adm.fd_limit - adm.base_fds) / k;
+	long threads = adm.thread_room - adm.base_threads;
+
+	snprintf(why, len, "descriptors: limit %ld, %ld a session", adm.fd_limit,
+	    k);
+	if (threads < room) {
+		room = threads;
+		snprintf(why, len, "threads: %s", adm.thread_why);
+	}
+	return room;
+}
+
+/* May the connection just accepted be served?  0: WHY says why not. */
 static int
-fds_admit(void)
+admit_session(char *why, size_t len)
 {
 	long room, threads;
 
-	if (!fds.counting)
+	if (!adm.counting)
 		return 1;
-	room = (fds.limit - fds.base_fds) / session_fds();
-	if (fds.bound < room) {
-		fds.bound++;
+	room = session_room(why, len);
+	if (adm.bound < room) {
+		adm.bound++;
 		return 1;
 	}
 	/* near the room: count the sessions (the accepted one has no
 	 * thread yet) */
 	if ((threads = count_threads()) < 0)
 		return 1;
-	fds.bound = threads - fds.base_threads;
-	if (fds.bound < 0)
-		fds.bound = 0;
-	if (fds.bound < room) {
-		fds.bound++;
+	adm.bound = threads - adm.base_threads;
+	if (adm.bound < 0)
+		adm.bound = 0;
+	if (adm.bound < room) {
+		adm.bound++;
 		return 1;
 	}
 	return 0;
 }
 
 static void
-fds_refusing(const char *why)
+refusing(const char *what)
 {
-	fds.refused++;
-	if (fds.refusing)
+	adm.refused++;
+	if (adm.refusing)
 		return;
-	fds.refusing = 1;
-	logmsg(LOG_WARNING, "out of descriptors (%s; limit %ld): refusing new "
-	    "connections until sessions end (the MTA applies its "
-	    "milter_default_action to them)", why, fds.limit);
+	adm.refusing = 1;
+	logmsg(LOG_WARNING, "out of %s: refusing new connections until "
+	    "sessions end (the MTA applies its milter_default_action to "
+	    "them)", what);
 }
 
 static void
-fds_admitting(void)
+admitting(void)
 {
-	if (!fds.refusing)
+	if (!adm.refusing)
 		return;
-	fds.refusing = 0;
-	logmsg(LOG_NOTICE, "descriptors free again: accepting connections; "
-	    "%lu refused meanwhile", fds.refused);
-	fds.refused = 0;
+	adm.refusing = 0;
+	logmsg(LOG_NOTICE, "room again: accepting connections; %lu refused "
+	    "meanwhile", adm.refused);
+	adm.refused = 0;
 }
 
 /* Wait a little instead of spinning while nothing can be accepted. */
 static void
-fds_pause(void)
+accept_pause(void)
 {
 	struct timespec ts = { 0, 100 * 1000 * 1000 };
 
@@ -1801,45 +1881,46 @@ fds_pause(void)
 int
 accept(int lfd, struct sockaddr *sa, socklen_t *salen)
 {
-	char why[96];
+	char why[128], what[192];
 	int fd, err;
 
-	if (fds.base_threads == 0 && fds.counting)
-		fds.base_threads = count_threads();
+	if (adm.base_threads == 0 && adm.counting)
+		adm.base_threads = count_threads();
 	fd = accept4(lfd, sa, salen, SOCK_CLOEXEC);
 	if (fd >= 0) {
 		if (fd >= FD_SETSIZE && !libmilter_polls()) {
-			snprintf(why, sizeof(why), "descriptor %d, and libmilter "
-			    "may use select()", fd);
-		} else if (fds_admit()) {
-			fds_admitting();
+			snprintf(what, sizeof(what), "descriptors (%d, and "
+			    "libmilter may use select())", fd);
+		} else if (admit_session(why, sizeof(why))) {
+			admitting();
 			return fd;
 		} else {
-			snprintf(why, sizeof(why), "%ld sessions open, each may "
-			    "need %ld", fds.bound, session_fds());
+			snprintf(what, sizeof(what), "%s (%ld sessions open)",
+			    why, adm.bound);
 		}
 		close(fd);
-		fds_refusing(why);
+		refusing(what);
 		errno = ECONNABORTED;
 		return -1;
 	}
 	err = errno;
 	if (err == EMFILE || err == ENFILE) {
 		/* refuse one with the spare, so the MTA is not left waiting */
-		if (fds.spare_fd >= 0) {
-			close(fds.spare_fd);
+		if (adm.spare_fd >= 0) {
+			close(adm.spare_fd);
 			if ((fd = accept4(lfd, sa, salen, SOCK_CLOEXEC)) >= 0)
 				close(fd);
-			fds.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			adm.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		}
-		fds_refusing(strerror(err));
-		if (fd < 0 || fds.spare_fd < 0)
-			fds_pause();
+		snprintf(what, sizeof(what), "descriptors (%s)", strerror(err));
+		refusing(what);
+		if (fd < 0 || adm.spare_fd < 0)
+			accept_pause();
 		errno = fd >= 0 ? ECONNABORTED : err;
 		return -1;
 	}
 	if (err == ENOBUFS || err == ENOMEM)
-		fds_pause();
+		accept_pause();
 	errno = err;
 	return -1;
 }
@@ -2003,7 +2084,7 @@ listen_and_serve(const struct conf *c, const struct passwd *pw)
 	if (socket_permissions(c, pw) != 0 ||
 	    drop_privileges(pw) != 0)
 		return SPF_MILTER_EXIT_RUNTIME;
-	fds_setup();
+	admission_setup();
 	if (libmilter_pooled())
 		logmsg(LOG_WARNING, "libmilter is built with a worker pool "
 		    "(_FFR_WORKERS_POOL): when many sessions wait for DNS at "

@@ -6,7 +6,9 @@
 # DNS sockets), the others are refused at once; more idle sessions than
 # fit: no busy loop (CPU over 3 s), a new connection refused at once; the
 # milter serves again when the sessions are gone; one log line per
-# episode, not per connection.  Against bench/dnsd on loopback.
+# episode, not per connection.  Then out of threads (root only: a uid of
+# its own with prlimit --nproc=12): the sessions beyond refused at once,
+# the milter alive and serving after.  Against bench/dnsd on loopback.
 #
 #   sh test/run-fd-test.sh          SPF_MILTER=... for another binary
 set -u
@@ -17,7 +19,7 @@ mload=$top/bench/mload
 dnsd=$top/bench/dnsd
 cases=$top/bench/cases.txt
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/spf-milter-fd.XXXXXX") || exit 1
-mpid='' dpid='' lpid=''
+mpid='' dpid='' lpid='' npid=''
 tick=$(getconf CLK_TCK)
 
 # shellcheck source=test/lib.sh
@@ -26,6 +28,7 @@ tick=$(getconf CLK_TCK)
 cleanup() {
 	stop_pid "$lpid" 5
 	stop_pid "$mpid" 10
+	stop_pid "$npid" 10
 	stop_pid "$dpid" 5
 	rm -rf "$tmp"
 }
@@ -132,10 +135,59 @@ check "after: 24 transactions served, every answer right" \
     test "$(value tx)" = 24 -a "$(value errors)" = 0
 check "two episodes: refusing logged twice, the end of it twice" \
     test "$(episodes 'out of descriptors')" = 2 -a \
-    "$(episodes 'descriptors free again')" = 2
+    "$(episodes 'room again')" = 2
 
 stop_pid "$mpid" 10
 mpid=
+
+# 4. out of threads: libmilter alone closed the connection it had no
+# thread for, slept 1 s, 2 s, 3 s... before the next accept, and stopped
+# the milter after 16 in a row.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	uid=$((60000 + $$ % 5000))
+	chmod 755 "$tmp"
+	mkdir -m 777 "$tmp/np"
+	sed "s|^socket = .*|socket = unix:$tmp/np/milter.sock|" \
+	    "$tmp/milter.conf" >"$tmp/np/milter.conf"
+	chmod 644 "$tmp/np/milter.conf"
+	setpriv --reuid="$uid" --regid="$uid" --clear-groups \
+	    prlimit --nproc=12:12 "$bin" -c "$tmp/np/milter.conf" \
+	    2>"$tmp/np.log" &
+	npid=$!
+	wait_for 10 -S "$tmp/np/milter.sock" || cat "$tmp/np.log"
+	"$mload" -q -s "unix:$tmp/np/milter.sock" -f "$cases" -i 30 -T 8 \
+	    -l idle >"$tmp/idle.out" 2>"$tmp/idle.err" &
+	lpid=$!
+	n=0
+	while ! grep -q 'out of threads' "$tmp/np.log" && [ $n -lt 50 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	sleep 1
+	t0=$(date +%s)
+	"$mload" -q -s "unix:$tmp/np/milter.sock" -f "$cases" -n 1 -t 5000 \
+	    -l late >"$tmp/out" 2>/dev/null
+	late_rc=$?
+	t1=$(date +%s)
+	check "threads: refusing logged" grep -q 'out of threads: RLIMIT_NPROC' "$tmp/np.log"
+	check "threads: a new connection refused at once" \
+	    test "$late_rc" -ne 0 -a $((t1 - t0)) -le 2
+	wait "$lpid"
+	lpid=
+	echo "  30 idle under RLIMIT_NPROC 12:" \
+	    "$(sed -n 's/.*idle_conns=\([0-9]*\).*/\1/p' "$tmp/idle.out") held open"
+	check "threads: the milter is alive" kill -0 "$npid"
+	"$mload" -q -s "unix:$tmp/np/milter.sock" -f "$cases" -n 24 -c 4 \
+	    -l after >"$tmp/out" 2>"$tmp/mload.err"
+	check "threads: then 24 transactions served, every answer right" \
+	    test "$(value tx)" = 24 -a "$(value errors)" = 0
+	stop_pid "$npid" 10
+	npid=
+	[ "$failed" -gt 0 ] && cat "$tmp/np.log"
+else
+	echo "SKIPPED: fd-test: out of threads (needs root for setpriv)"
+fi
+
 if [ "$failed" -gt 0 ]; then
 	tail -n 20 "$tmp/milter.log"
 	cat "$tmp/mload.err"

@@ -383,7 +383,8 @@ endif
 # libmilter from the fetched source, a thread per connection:
 # libmilter.mk).  test-fds: out of descriptors under prlimit: no busy
 # loop, descriptors kept for the DNS lookups of the sessions admitted,
-# the others refused, recovery, one log line per episode.  Both run
+# the others refused, recovery, one log line per episode; out of threads
+# (RLIMIT_NPROC): refused at once, the milter alive.  Both run
 # against spf-milter.musl too where musl-gcc is.  The long version of
 # test-burst is bench/burst.sh (`make bench-burst`).
 .PHONY: test-burst test-fds test-limits-musl

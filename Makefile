@@ -128,11 +128,19 @@ dist:
 # Needs dpkg-dev, debhelper and the Build-Depends of contrib/debian/control.
 # DEB_BUILD_FLAGS: more options for dpkg-buildpackage (e.g. -b).  This
 # make's own command-line variables are kept out of the package build.
+# libmilter is compiled in, a thread per connection (Debian's runs a
+# worker pool: libmilter.mk), from sendmail's release tarball as Debian
+# ships it (the one musl-fetch downloads): the source package's second
+# component, spf-milter_VERSION.orig-sendmail.tar.gz, unpacked as sendmail/.
 DEB_DIR = build/deb
-deb: dist
+deb: dist $(MUSL_DIR)/sources.stamp
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)
 	cp $(DIST_NAME).tar.gz $(DEB_DIR)/spf-milter_$(VERSION).orig.tar.gz
 	tar -xzf $(DIST_NAME).tar.gz -C $(DEB_DIR)
+	sm=$$(ls $(MUSL_DIR)/dl/sendmail_*.orig.tar.gz | tail -n 1) && \
+	cp "$$sm" $(DEB_DIR)/spf-milter_$(VERSION).orig-sendmail.tar.gz && \
+	mkdir $(DEB_DIR)/$(DIST_NAME)/sendmail && \
+	tar -xzf "$$sm" -C $(DEB_DIR)/$(DIST_NAME)/sendmail --strip-components=1
 	cp -R contrib/debian $(DEB_DIR)/$(DIST_NAME)/debian
 	cd $(DEB_DIR)/$(DIST_NAME) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
 		dpkg-buildpackage -us -uc $(DEB_BUILD_FLAGS)

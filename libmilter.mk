@@ -7,10 +7,23 @@
 #   make MILTER_SRC=DIR spf-milter    DIR: an unpacked sendmail source
 #                                     (sendmail-8.x/, as released or as
 #                                     Debian ships it)
+#   MILTER_SRC      default: build/musl/sendmail when it is there (Debian's
+#                   source, fetched by `make musl-fetch`, `make musl` or
+#                   `make test`), else none: -lmilter.  MILTER_SRC= links
+#                   the system's libmilter all the same.
 #   MILTER_IPV6=1   (default) with NETINET6: IPv6 clients work
-#   MILTER_POOL=1   (default) with _FFR_WORKERS_POOL, as Debian builds it
-#                   and as `make musl` does; 0 is a thread per connection
+#   MILTER_POOL=0   (default) a thread per connection, upstream's default;
+#                   1 is _FFR_WORKERS_POOL, as Debian builds it
 #   MILTER_OBJ      where the objects go (build/libmilter)
+#
+# Why a thread per connection: with the worker pool, sessions that become
+# ready at once are handed to one idle worker, and while it waits in one
+# session's DNS lookups the others wait for it.  With a dead nameserver
+# and dns_timeout 10, 500 sessions sending MAIL FROM at once got their
+# replies after 80 s and more, or none within 120 s; with a thread per
+# connection all within 20.1 s (2 x dns_timeout), negotiation within
+# 0.1 s (bench/README).  Debian's libmilter is built with the pool: the
+# milter warns at start when it finds it linked in (spf-milter(8)).
 #
 # Why: OpenWrt's libmilter-sendmail is built without NETINET6.  When
 # Postfix then reports a client with an IPv6 address, libmilter logs
@@ -27,9 +40,10 @@
 # which musl lacks and glibc's headers include anyway).  CC and CFLAGS
 # are the project's (a cross compiler's, in a package build).
 
-MILTER_SRC  ?=
+MILTER_FETCHED = build/musl/sendmail
+MILTER_SRC  ?= $(if $(wildcard $(MILTER_FETCHED)/libmilter/listener.c),$(MILTER_FETCHED))
 MILTER_IPV6 ?= 1
-MILTER_POOL ?= 1
+MILTER_POOL ?= 0
 MILTER_OBJ  ?= build/libmilter
 
 LIBMILTER_SRCS = main engine listener worker handler comm smfi signal \
@@ -44,19 +58,27 @@ LIBMILTER_DEFS_IPV6_0 =
 LIBMILTER_DEFS_POOL_1 = -D_FFR_WORKERS_POOL=1
 LIBMILTER_DEFS_POOL_0 =
 
-# -lmilter unless a source tree is given.
+# -lmilter unless a source tree is given; MILTER_DEP: the library as a
+# prerequisite (none for the system's).
 MILTER_LIB = -lmilter
+MILTER_DEP =
 ifneq ($(MILTER_SRC),)
 MILTER_LIB = $(MILTER_OBJ)/libmilter.a
-# mfapi.h of the same source as the library
-override CPPFLAGS += -I$(MILTER_SRC)/include
+MILTER_DEP = $(MILTER_LIB)
+# mfapi.h of the same source as the library; this libmilter waits with
+# poll(), never select() (SM_CONF_POLL): spf-milter.c may then admit
+# sessions on descriptors from FD_SETSIZE up
+# (a copy that comes back from a parent make is not doubled)
+MILTER_CPPFLAGS = -I$(MILTER_SRC)/include -DSPF_LIBMILTER_POLL=1
+override CPPFLAGS := $(filter-out $(MILTER_CPPFLAGS),$(CPPFLAGS)) $(MILTER_CPPFLAGS)
 
 MILTER_CFLAGS = $(CFLAGS) -w $(LIBMILTER_DEFS) \
 	$(LIBMILTER_DEFS_IPV6_$(MILTER_IPV6)) $(LIBMILTER_DEFS_POOL_$(MILTER_POOL)) \
 	-I$(MILTER_OBJ)/include -I$(MILTER_SRC)/include -I$(MILTER_SRC)/sendmail
 
-# mfapi.h comes from this tree, not the system's.
-spf-milter.o: $(MILTER_SRC)/include/libmilter/mfapi.h
+# mfapi.h comes from this tree, not the system's; a change of the
+# library's settings compiles spf-milter.o again.
+spf-milter.o: $(MILTER_SRC)/include/libmilter/mfapi.h $(MILTER_OBJ)/defs
 spf-milter: $(MILTER_LIB)
 
 # A change of MILTER_IPV6 or MILTER_POOL rebuilds the library.

@@ -13,10 +13,12 @@
 # $(MUSL_DIR) by contrib/musl/fetch-sources.sh with private apt options.
 # Debian's libinih.a links with musl as it is.
 #
-# MUSL_POOL=1 (default) builds libmilter as Debian does, with
-# _FFR_WORKERS_POOL: a pool of worker threads, grown on demand, runs the
-# callbacks of all sessions.  MUSL_POOL=0 is upstream's model, one thread
-# per connection.  The pool served this milter better (contrib/README.md).
+# MUSL_POOL=0 (default) builds libmilter with a thread per connection,
+# upstream's model: every session waits only for its own DNS lookups, so
+# a burst of sessions with slow DNS is answered within 2 x dns_timeout.
+# MUSL_POOL=1 builds it as Debian does, with _FFR_WORKERS_POOL, whose
+# pool queues sessions behind blocked callbacks under such a burst
+# (libmilter.mk, bench/README).  `make musl-variants` builds both.
 #
 # `make test-musl` (test/test.mk) runs the tests against spf-milter.musl:
 # the test scripts take the binary from SPF_MILTER=./spf-milter.musl.
@@ -33,7 +35,7 @@ MUSL_SAVED_GOAL := $(.DEFAULT_GOAL)
 
 MUSL_CC    ?= musl-gcc
 MUSL_DIR   ?= build/musl
-MUSL_POOL  ?= 1
+MUSL_POOL  ?= 0
 MUSL_CFLAGS ?= -O2
 MUSL_SRCS  ?= $(SRCS)
 MUSL_HDRS  ?= $(HDRS)
@@ -85,6 +87,7 @@ musl-clean:
 		$(MUSL_INC) $(MUSL_KINC) $(MUSL_DIR)/headers.stamp \
 		$(MUSL_DIR)/spf-milter.musl.stripped
 	rm -f spf-milter.musl spf-milter.musl-pool spf-milter.musl-thread
+	rm -f bench/noop-milter.musl-thread bench/noop-milter.musl-pool
 
 $(MUSL_DIR)/sources.stamp: contrib/musl/fetch-sources.sh
 	sh contrib/musl/fetch-sources.sh $(MUSL_DIR)
@@ -136,9 +139,10 @@ $(MUSL_DIR)/udns-obj/libudns.a: $(MUSL_DIR)/headers.stamp
 	done
 	ar rcs $@ $(@D)/*.o
 
+# SPF_LIBMILTER_POLL: the libmilter built here waits with poll().
 $(MUSL_OBJ)/%.o: %.c $(MUSL_HDRS) $(MUSL_DIR)/headers.stamp
 	@mkdir -p $(@D)
-	$(MUSL_CC) $(CPPFLAGS) $(WARN) $(MUSL_CFLAGS) -I. -I$(MUSL_INC) \
+	$(MUSL_CC) $(CPPFLAGS) -DSPF_LIBMILTER_POLL=1 $(WARN) $(MUSL_CFLAGS) -I. -I$(MUSL_INC) \
 		-isystem $(MUSL_KINC) -c -o $@ $<
 
 # $1 target, $2 pool setting
@@ -149,6 +153,18 @@ $(1): $$(MUSL_OBJS) $$(MUSL_DIR)/pool$(2)/libmilter.a $$(MUSL_DIR)/udns-obj/libu
 		$$(MUSL_DIR)/pool$(2)/libmilter.a $$(MUSL_DIR)/udns-obj/libudns.a \
 		$$(MUSL_INIH_A) -lpthread
 endef
+
+# The no-op milter of bench/ with either libmilter, for bench/burst.sh.
+# $1 target, $2 pool setting
+define musl_noop
+$(1): bench/noop-milter.c $$(MUSL_DIR)/pool$(2)/libmilter.a
+	$$(MUSL_CC) -static $$(LDFLAGS) $$(WARN) $$(MUSL_CFLAGS) -I$$(MUSL_INC) \
+		-isystem $$(MUSL_KINC) -o $$@ bench/noop-milter.c \
+		$$(MUSL_DIR)/pool$(2)/libmilter.a -lpthread
+endef
+
+$(eval $(call musl_noop,bench/noop-milter.musl-thread,0))
+$(eval $(call musl_noop,bench/noop-milter.musl-pool,1))
 
 $(eval $(call musl_link,spf-milter.musl,$(MUSL_POOL)))
 $(eval $(call musl_link,spf-milter.musl-pool,1))

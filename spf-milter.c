@@ -10,6 +10,8 @@
  * Copyright (C) 2026 the spf-milter authors.  GPL-3.0-or-later.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,7 +20,9 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #ifdef __GLIBC__
@@ -1164,6 +1168,382 @@ drop_privileges(const struct passwd *pw)
 	return 0;
 }
 
+/* ================================================ threads and descriptors */
+
+/*
+ * libmilter's threading model.  Built with _FFR_WORKERS_POOL (as Debian's
+ * libmilter is), a pool of workers runs the callbacks of all sessions,
+ * and its manager hands several sessions that became ready at once to
+ * the same idle worker: while that worker waits in one session's DNS
+ * lookups, the others wait for it, so under a burst with slow DNS replies
+ * come long after 2 x dns_timeout (measured: MAIL FROM replies after 80 s
+ * and more with 500 sessions and dns_timeout 10; bench/README).  Without
+ * it, upstream's default, every session has a thread of its own and waits
+ * only for its own lookups.  Only the pool build has this symbol: the
+ * weak reference is NULL without it, in the static and the dynamic link.
+ */
+extern int mi_pool_controller_init(void) __attribute__((weak));
+
+static int
+libmilter_pooled(void)
+{
+	return mi_pool_controller_init != NULL;
+}
+
+/*
+ * libmilter waits for a session's commands with poll() or, built without
+ * SM_CONF_POLL (upstream's default), with select(), which cannot take a
+ * descriptor from FD_SETSIZE (1024) up: such a session is closed by its
+ * listener, which then sleeps, and gives up for good after 16 in a row.
+ * The pool build always polls, and so does the libmilter built by
+ * libmilter.mk and musl.mk (SPF_LIBMILTER_POLL).
+ */
+static int
+libmilter_polls(void)
+{
+#ifdef SPF_LIBMILTER_POLL
+	return 1;
+#else
+	return libmilter_pooled();
+#endif
+}
+
+/* Sessions wait in the kernel's queue while the listener is busy;
+ * libmilter takes SOMAXCONN by default, which is 128 with musl.  The
+ * kernel caps it at net.core.somaxconn. */
+#define LISTEN_BACKLOG	4096
+
+/*
+ * Out of descriptors or threads.  libmilter's listener calls accept() in
+ * a loop and, on EMFILE or ENFILE, at once again: the milter spun at
+ * 100 % CPU, and the sessions it had accepted failed to open the sockets
+ * of their DNS lookups ("cannot set up a DNS resolver").  When it cannot
+ * start a session's thread (RLIMIT_NPROC, vm.max_map_count), it closes
+ * the connection, sleeps 1 s, then 2 s, 3 s... with every new connection
+ * waiting, and after 16 in a row it stops the milter.  That loop is
+ * libmilter's, so accept() is defined here: the linker binds libmilter's
+ * call to this one, in the static binary (libc's accept is then not
+ * linked in) as in a dynamic one (the executable's symbol comes first).
+ * Nothing else in the program calls accept(); libmilter calls it from
+ * its one listener thread, so the state below has one writer.
+ *
+ * A connection is admitted only while there is room for every session
+ * open and the new one: descriptors for the DNS sockets of each
+ * (session_fds()), and a thread each within RLIMIT_NPROC and two memory
+ * mappings each (stack and guard) within vm.max_map_count.  With a
+ * thread per connection the sessions are the threads beyond those
+ * running before the first one, counted from /proc/self/stat only when
+ * an upper bound (the last count plus the admissions since) reaches the
+ * room: far from the limits this costs nothing.  A connection that
+ * cannot be admitted is refused: accepted and closed at once, so the MTA
+ * applies milter_default_action now instead of after its timeout, and
+ * libmilter's loop goes on to the next.  When the descriptor table is
+ * full all the same (EMFILE), a spare descriptor is given up for that.
+ * One line is logged when refusing starts, one when it ends.
+ *
+ * With libmilter's worker pool, sessions are not threads: only the
+ * refusal at EMFILE works then, without a reserve for the lookups.  A
+ * libmilter that may use select() gets no descriptor from FD_SETSIZE up.
+ */
+static struct {
+	long fd_limit;		/* RLIMIT_NOFILE (soft) */
+	long base_fds;		/* descriptors not of sessions, with slack */
+	long thread_room;	/* sessions the thread limits allow */
+	const char *thread_why;	/* which limit that is */
+	long base_threads;	/* threads before the first session; 0: unknown */
+	long bound;		/* sessions open at most */
+	int stat_fd;		/* /proc/self/stat, or -1 */
+	int spare_fd;		/* /dev/null, given up to refuse at EMFILE */
+	int counting;		/* a reserve is kept (thread per connection) */
+	int refusing;
+	unsigned long refused;
+} adm = { 0, 0, LONG_MAX, "", 0, 0, -1, -1, 0, 0, 0 };
+
+/* Descriptors opened later by the rest of the program (syslog, a reload
+ * reading the file, libmilter's own) */
+#define FDS_SLACK	8
+/* Mappings besides the threads' (the program, its heap, malloc's) */
+#define MAPS_SLACK	256
+
+/* Raise the soft descriptor limit to the hard one, and say what it is. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		logmsg(LOG_WARNING, "getrlimit(RLIMIT_NOFILE): %s",
+		    strerror(errno));
+		return;
+	}
+	was = rl.rlim_cur;
+	if (rl.rlim_cur != rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			logmsg(LOG_WARNING, "cannot raise the descriptor limit "
+			    "from %llu to %llu: %s", (unsigned long long)was,
+			    (unsigned long long)rl.rlim_max, strerror(errno));
+			rl.rlim_cur = was;
+		}
+	}
+	if (rl.rlim_cur != was)
+		logmsg(LOG_INFO, "descriptor limit %llu (raised from %llu)",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)was);
+	else
+		logmsg(LOG_INFO, "descriptor limit %llu",
+		    (unsigned long long)rl.rlim_cur);
+	adm.fd_limit = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX ?
+	    INT_MAX : (long)rl.rlim_cur;
+}
+
+/* Field 20 of /proc/self/stat: the threads of the process; -1 unknown. */
+static long
+count_threads(void)
+{
+	char buf[1024], *p;
+	ssize_t n;
+	int field;
+
+	if (adm.stat_fd < 0 ||
+	    (n = pread(adm.stat_fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* the name in parentheses may hold anything: skip to its end */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return -1;
+	for (field = 2; field < 20 && p != NULL; field++)
+		p = strchr(p + 1, ' ');
+	return p != NULL ? strtol(p + 1, NULL, 10) : -1;
+}
+
+/* Entries of a /proc directory, or lines of a /proc file; -1 unknown. */
+static long
+count_proc(const char *path, int dir)
+{
+	char buf[4096];
+	ssize_t got, i;
+	long n = 0;
+	int fd;
+
+	if (dir) {
+		DIR *d = opendir(path);
+		struct dirent *e;
+
+		if (d == NULL)
+			return -1;
+		while ((e = readdir(d)) != NULL)
+			if (e->d_name[0] != '.')
+				n++;
+		closedir(d);
+		return n - 1;	/* the directory's own descriptor */
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	while ((got = read(fd, buf, sizeof(buf))) > 0)
+		for (i = 0; i < got; i++)
+			n += buf[i] == '\n';
+	close(fd);
+	return got < 0 ? -1 : n;
+}
+
+/* The number a /proc/sys file holds; -1 unknown. */
+static long
+proc_number(const char *path)
+{
+	char buf[32];
+	ssize_t got;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	got = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (got <= 0)
+		return -1;
+	buf[got] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+/* Sessions the thread limits leave room for: RLIMIT_NPROC counts the
+ * user's threads (not enforced for root), vm.max_map_count two mappings
+ * per thread. */
+static void
+thread_limits(void)
+{
+	struct rlimit rl;
+	long maps, room;
+
+	if (geteuid() != 0 && getrlimit(RLIMIT_NPROC, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < LONG_MAX) {
+		adm.thread_room = (long)rl.rlim_cur;
+		adm.thread_why = "RLIMIT_NPROC";
+	}
+	if ((maps = proc_number("/proc/sys/vm/max_map_count")) > 0 &&
+	    (room = (maps - count_proc("/proc/self/maps", 0) - MAPS_SLACK) /
+	    2) < adm.thread_room) {
+		adm.thread_room = room;
+		adm.thread_why = "vm.max_map_count";
+	}
+}
+
+/* Before smfi_main, after the switch to the user: what is open now is
+ * not sessions'. */
+static void
+admission_setup(void)
+{
+	long n;
+
+	adm.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	adm.stat_fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	n = count_proc("/proc/self/fd", 1);
+	adm.base_fds = (n > 0 ? n : 16) + FDS_SLACK;
+	thread_limits();
+	adm.counting = !libmilter_pooled() && adm.stat_fd >= 0 &&
+	    adm.fd_limit > 0;
+	if (!adm.counting)
+		logmsg(LOG_INFO, "no descriptors are kept in reserve for the "
+		    "DNS lookups of open sessions (%s)", libmilter_pooled() ?
+		    "libmilter's worker pool" : adm.stat_fd < 0 ?
+		    "no /proc/self/stat" : "descriptor limit unknown");
+}
+
+/* The descriptors one session may hold: its connection, one UDP socket
+ * per nameserver (dns.c opens one per configured server; one for the
+ * system's), one TCP socket for an answer too long for UDP. */
+static long
+session_fds(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&conf_lock);
+	n = conf_current != NULL ? conf_current->ndns_servers : 0;
+	pthread_mutex_unlock(&conf_lock);
+	return 2 + (long)(n > 0 ? n : 1);
+}
+
+/* Sessions there is room for; *WHY says which limit sets it. */
+static long
+session_room(char *why, size_t len)
+{
+	long k = session_fds(), room = (adm.fd_limit - adm.base_fds) / k;
+	long threads = adm.thread_room - adm.base_threads;
+
+	snprintf(why, len, "descriptors: limit %ld, %ld a session", adm.fd_limit,
+	    k);
+	if (threads < room) {
+		room = threads;
+		snprintf(why, len, "threads: %s", adm.thread_why);
+	}
+	return room;
+}
+
+/* May the connection just accepted be served?  0: WHY says why not. */
+static int
+admit_session(char *why, size_t len)
+{
+	long room, threads;
+
+	if (!adm.counting)
+		return 1;
+	room = session_room(why, len);
+	if (adm.bound < room) {
+		adm.bound++;
+		return 1;
+	}
+	/* near the room: count the sessions (the accepted one has no
+	 * thread yet) */
+	if ((threads = count_threads()) < 0)
+		return 1;
+	adm.bound = threads - adm.base_threads;
+	if (adm.bound < 0)
+		adm.bound = 0;
+	if (adm.bound < room) {
+		adm.bound++;
+		return 1;
+	}
+	return 0;
+}
+
+static void
+refusing(const char *what)
+{
+	adm.refused++;
+	if (adm.refusing)
+		return;
+	adm.refusing = 1;
+	logmsg(LOG_WARNING, "out of %s: refusing new connections until "
+	    "sessions end (the MTA applies its milter_default_action to "
+	    "them)", what);
+}
+
+static void
+admitting(void)
+{
+	if (!adm.refusing)
+		return;
+	adm.refusing = 0;
+	logmsg(LOG_NOTICE, "room again: accepting connections; %lu refused "
+	    "meanwhile", adm.refused);
+	adm.refused = 0;
+}
+
+/* Wait a little instead of spinning while nothing can be accepted. */
+static void
+accept_pause(void)
+{
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+int
+accept(int lfd, struct sockaddr *sa, socklen_t *salen)
+{
+	char why[128], what[192];
+	int fd, err;
+
+	if (adm.base_threads == 0 && adm.counting)
+		adm.base_threads = count_threads();
+	fd = accept4(lfd, sa, salen, SOCK_CLOEXEC);
+	if (fd >= 0) {
+		if (fd >= FD_SETSIZE && !libmilter_polls()) {
+			snprintf(what, sizeof(what), "descriptors (%d, and "
+			    "libmilter may use select())", fd);
+		} else if (admit_session(why, sizeof(why))) {
+			admitting();
+			return fd;
+		} else {
+			snprintf(what, sizeof(what), "%s (%ld sessions open)",
+			    why, adm.bound);
+		}
+		close(fd);
+		refusing(what);
+		errno = ECONNABORTED;
+		return -1;
+	}
+	err = errno;
+	if (err == EMFILE || err == ENFILE) {
+		/* refuse one with the spare, so the MTA is not left waiting */
+		if (adm.spare_fd >= 0) {
+			close(adm.spare_fd);
+			if ((fd = accept4(lfd, sa, salen, SOCK_CLOEXEC)) >= 0)
+				close(fd);
+			adm.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		}
+		snprintf(what, sizeof(what), "descriptors (%s)", strerror(err));
+		refusing(what);
+		if (fd < 0 || adm.spare_fd < 0)
+			accept_pause();
+		errno = fd >= 0 ? ECONNABORTED : err;
+		return -1;
+	}
+	if (err == ENOBUFS || err == ENOMEM)
+		accept_pause();
+	errno = err;
+	return -1;
+}
+
 static int
 start_threads(void)
 {
@@ -1219,6 +1599,7 @@ run_milter(const struct conf *c)
 	int rc;
 
 	log_configure(c);
+	raise_fd_limit();
 	if (c->dns_cache_size > 0 &&
 	    (dns_shared_cache = resolver_cache_new(c->dns_cache_size,
 	    c->dns_cache_max_bytes)) == NULL)
@@ -1309,6 +1690,9 @@ listen_and_serve(const struct conf *c, const struct passwd *pw)
 		    hdr_esc(c->socket, e, sizeof(e)));
 		return SPF_MILTER_EXIT_RUNTIME;
 	}
+	if (smfi_setbacklog(LISTEN_BACKLOG) != MI_SUCCESS)
+		logmsg(LOG_WARNING, "libmilter refused a listen backlog of %d",
+		    LISTEN_BACKLOG);
 	/* 0: never unlink; claim_unix_socket() cleared the path. */
 	if (smfi_opensocket(0) != MI_SUCCESS) {
 		logmsg(LOG_ERR, "cannot open socket %s",
@@ -1319,6 +1703,14 @@ listen_and_serve(const struct conf *c, const struct passwd *pw)
 	if (socket_permissions(c, pw) != 0 ||
 	    drop_privileges(pw) != 0)
 		return SPF_MILTER_EXIT_RUNTIME;
+	admission_setup();
+	if (libmilter_pooled())
+		logmsg(LOG_WARNING, "libmilter is built with a worker pool "
+		    "(_FFR_WORKERS_POOL): when many sessions wait for DNS at "
+		    "once, replies can come long after 2 x dns_timeout and the "
+		    "MTA's milter timeout; build spf-milter with a libmilter "
+		    "without it, a thread per connection (README: make "
+		    "MILTER_SRC=DIR)");
 	logmsg(LOG_INFO, "spf-milter %s listening on %s%s", SPF_MILTER_VERSION,
 	    hdr_esc(c->socket, e, sizeof(e)),
 	    c->dry_run ? " (dry run)" : "");

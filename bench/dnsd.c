@@ -3,7 +3,8 @@
  * 127.0.0.1 from a zone file in test/dnsserver.py's format, read by
  * memzone_load of test/memres.c (NAME TYPE DATA; of the types A, AAAA,
  * MX, PTR, TXT only; $TTL is ignored), optionally holding every answer
- * back DELAY ms.
+ * back DELAY ms, or never answering at all (-n: a dead nameserver that
+ * reads every question and drops it, for the burst benchmark).
  *
  * test/dnsserver.py is the project's test server; under the benchmark's
  * load (thousands of questions per second, each delayed answer on its
@@ -13,7 +14,7 @@
  * for all, so they fall due in arrival order), so what the benchmark
  * measures is the milter, not the DNS server.
  *
- *   dnsd -z ZONE [-p PORT] [-d DELAY_MS] [-P PORTFILE] [-L QUERYLOG]
+ *   dnsd -z ZONE [-p PORT] [-d DELAY_MS | -n] [-P PORTFILE] [-L QUERYLOG]
  *        [-T MAX_SECONDS]
  *
  * PORTFILE gets "PORT PID" once the socket listens, as dnsserver.py
@@ -65,6 +66,7 @@ struct server {
 	struct memzone zone;	/* names in lower case, no trailing dot */
 	int fd;
 	double delay;
+	int silent;		/* -n: log each question, answer none */
 	FILE *log;
 	struct pending *q;	/* ring of QUEUE_LEN */
 	unsigned head, count;
@@ -417,6 +419,8 @@ handle_packet(struct server *s, const unsigned char *pkt, size_t len,
 	if (build_reply(s, pkt, len, &o, name, &type) != 0)
 		return;
 	log_question(s, name, type);
+	if (s->silent)
+		return;
 	p->len = (uint16_t)o.len;
 	p->to = *from;
 	if (p == &now) {
@@ -534,11 +538,12 @@ main(int argc, char **argv)
 	const char *zone = NULL, *portfile = NULL, *logpath = NULL;
 	int ch, port = 0, delay = 0, maxsecs = 3600;
 
-	while ((ch = getopt(argc, argv, "z:p:d:P:L:T:")) != -1) {
+	while ((ch = getopt(argc, argv, "z:p:d:nP:L:T:")) != -1) {
 		switch (ch) {
 		case 'z': zone = optarg; break;
 		case 'p': port = atoi(optarg); break;
 		case 'd': delay = atoi(optarg); break;
+		case 'n': s.silent = 1; break;
 		case 'P': portfile = optarg; break;
 		case 'L': logpath = optarg; break;
 		case 'T': maxsecs = atoi(optarg); break;
@@ -547,7 +552,7 @@ main(int argc, char **argv)
 	}
 	if (zone == NULL || optind != argc || port < 0 || port > 65535 ||
 	    delay < 0 || delay > 60000 || maxsecs < 1) {
-		fprintf(stderr, "usage: dnsd -z ZONE [-p PORT] [-d DELAY_MS]"
+		fprintf(stderr, "usage: dnsd -z ZONE [-p PORT] [-d DELAY_MS | -n]"
 		    " [-P PORTFILE] [-L QUERYLOG] [-T MAX_SECONDS]\n");
 		return 2;
 	}

@@ -16,6 +16,16 @@
  * Output: a human readable summary on stderr and one line of key=value
  * pairs on stdout.  Exit status 0 when there were no errors.
  *
+ * Burst mode (-B N) plays N sessions that arrive at once, the way a
+ * flood of SMTP clients reaches the MTA: N threads wait at a barrier,
+ * then each connects, negotiates and sends its connect and HELO steps;
+ * when all have, all send MAIL FROM at once, and each quits after the
+ * MAIL FROM reply.  It measures, per session, how long the negotiation
+ * reply took from the start of connect() and how long the MAIL FROM
+ * reply took from the moment the command was sent: max, p99 and p50 of
+ * each.  With -i CONNS as well, CONNS idle sessions are opened
+ * first and held open through the burst.
+ *
  * Copyright (C) 2026 the spf-milter authors.  GPL-3.0-or-later.
  */
 
@@ -31,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -42,6 +53,8 @@
 #define MAX_CASES	4096
 #define MAX_COUNT	10000000L
 #define MAX_CONC	1024
+#define MAX_IDLE	8192
+#define MAX_BURST	8192
 #define MAX_FRAME	(1024 * 1024 + 16)
 #define OUTBUF_SIZE	(256 * 1024)
 #define INBUF_SIZE	8192
@@ -89,6 +102,9 @@ struct options {
 	int quiet;
 	const char *expect_all;	/* -E: one expectation for every case */
 	int idle;		/* -i: connections to hold open idle */
+	int burst;		/* -B: sessions that arrive at once */
+	int late_ms;		/* -W: MAIL FROM replies slower count as late */
+	int reply_timeout_set;
 };
 
 struct target {
@@ -999,23 +1015,33 @@ idle_open(struct shared *sh, struct conn *c, long n)
 	return 0;
 }
 
+static int run_burst(struct shared *, int, int);
+
+/* Hold N sessions open after HELO until the deadline, or through a burst
+ * (-B) when one is asked for. */
 static int
 run_idle(struct shared *sh, int n)
 {
 	struct conn *c;
 	struct timespec ts = { 0, 100000000L };
-	int i, open = 0, bad = 0;
+	int i, open = 0, bad = 0, rc;
 
 	if ((c = calloc((size_t)n, sizeof(*c))) == NULL)
 		die("out of memory");
 	for (i = 0; i < n; i++) {
+		c[i].fd = -1;
 		if (idle_open(sh, &c[i], i) == 0)
 			open++;
 		else
 			bad++;
 	}
-	while (now_sec() < ts_sec(&sh->deadline))
-		nanosleep(&ts, NULL);
+	if (sh->opt->burst > 0) {
+		rc = run_burst(sh, open, bad);
+	} else {
+		while (now_sec() < ts_sec(&sh->deadline))
+			nanosleep(&ts, NULL);
+		rc = bad == 0 ? 0 : 1;
+	}
 	for (i = 0; i < n; i++) {
 		if (c[i].fd >= 0 && queue_cmd(&c[i], SMFIC_QUIT, NULL, 0) == 0)
 			(void)flush_out(&c[i]);
@@ -1024,9 +1050,204 @@ run_idle(struct shared *sh, int n)
 		free(c[i].frame);
 	}
 	free(c);
-	printf("label=%s socket=%s idle_conns=%d errors=%d\n", sh->opt->label,
-	    sh->opt->socket, open, bad);
-	return bad == 0 ? 0 : 1;
+	if (sh->opt->burst == 0)
+		printf("label=%s socket=%s idle_conns=%d errors=%d\n",
+		    sh->opt->label, sh->opt->socket, open, bad);
+	return rc;
+}
+
+/* ----------------------------------------------------------- burst mode */
+
+/* What one session of the burst saw. */
+struct burst_result {
+	uint32_t neg_us;	/* start of connect() to the negotiation reply */
+	uint32_t mail_us;	/* MAIL FROM sent to its reply */
+	enum kind kind;		/* the MAIL FROM reply (or an earlier final one) */
+	int stage;		/* 0 ok; where it failed: 1 connect, 2 negotiate,
+				 * 3 connect/HELO, 4 MAIL FROM */
+	int got_mail;		/* a MAIL FROM reply was read */
+	int expected;		/* the case's expectation was met */
+};
+
+struct burst {
+	struct shared *sh;
+	pthread_barrier_t go, mail;
+	struct burst_result *res;
+	int next;		/* session number, atomic */
+};
+
+/*
+ * One session of the burst.  All sessions connect at once (barrier GO),
+ * and, once every one has negotiated and sent its connect and HELO
+ * steps, all send MAIL FROM at once (barrier MAIL): that second wave is
+ * what queued sessions behind blocked callbacks in libmilter's worker
+ * pool.  A session that failed still meets the second barrier.
+ */
+static void
+burst_session(struct burst *b, struct conn *c, int n)
+{
+	struct shared *sh = b->sh;
+	struct burst_result *r = &b->res[n];
+	struct tx t = { &sh->cases[n % sh->ncases], K_OTHER, 0, 0, 0 };
+	double t0, t1;
+
+	t0 = now_sec();
+	c->outlen = c->inpos = c->inlen = 0;
+	if ((c->fd = open_target(sh->tgt, sh->opt)) < 0)
+		r->stage = 1;
+	else if (negotiate(c) != 0)
+		r->stage = 2;
+	if (r->stage == 0) {
+		r->neg_us = (uint32_t)((now_sec() - t0) * 1e6);
+		if (step_connect(c, &t, n) != 0 ||
+		    (!t.done && step_helo(c, &t) != 0) || flush_out(c) != 0)
+			r->stage = 3;
+	}
+	pthread_barrier_wait(&b->mail);
+	if (r->stage == 0 && !t.done && (c->proto & SMFIP_NOMAIL) == 0) {
+		t1 = now_sec();
+		if (step_mail(c, &t) != 0) {
+			r->stage = 4;
+		} else if ((c->proto & SMFIP_NR_MAIL) == 0) {
+			r->mail_us = (uint32_t)((now_sec() - t1) * 1e6);
+			r->got_mail = 1;
+		}
+	}
+	r->kind = t.kind;
+	r->expected = expected(&t);
+	if (r->stage == 0 && queue_cmd(c, SMFIC_QUIT, NULL, 0) == 0)
+		(void)flush_out(c);
+	if (r->stage == 0 && sh->proto_seen == 0)
+		sh->proto_seen = c->proto;
+	if (c->fd >= 0)
+		close(c->fd);
+}
+
+static void *
+burst_thread(void *arg)
+{
+	struct burst *b = arg;
+	struct conn *c;
+	int n;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->frame = malloc(MAX_FRAME + 1)) == NULL)
+		die("out of memory");
+	c->hard_deadline = b->sh->hard_deadline;
+	c->reply_timeout_ms = b->sh->opt->reply_timeout_ms;
+	n = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED);
+	pthread_barrier_wait(&b->go);
+	burst_session(b, c, n);
+	free(c->frame);
+	free(c);
+	return NULL;
+}
+
+/* max, p99 and p50 in ms of the first M values of V (sorted here) */
+static void
+burst_pcts(uint32_t *v, long m, double out[3])
+{
+	qsort(v, (size_t)m, sizeof(uint32_t), cmp_u32);
+	out[0] = m > 0 ? v[m - 1] / 1000.0 : 0;
+	out[1] = pct_ms(v, m, 0.99);
+	out[2] = pct_ms(v, m, 0.50);
+}
+
+static int
+run_burst(struct shared *sh, int nidle, int idle_bad)
+{
+	const struct options *o = sh->opt;
+	struct burst b;
+	pthread_t *tid;
+	pthread_attr_t attr;
+	uint32_t *neg, *mail;
+	long nneg = 0, nmail = 0, kinds[K_N] = { 0 }, failed[5] = { 0 };
+	long mismatches = 0, late = 0;
+	double negp[3], mailp[3], t0, wall;
+	int i, rc;
+
+	memset(&b, 0, sizeof(b));
+	b.sh = sh;
+	if ((b.res = calloc((size_t)o->burst, sizeof(*b.res))) == NULL ||
+	    (tid = calloc((size_t)o->burst, sizeof(*tid))) == NULL ||
+	    (neg = calloc((size_t)o->burst, sizeof(*neg))) == NULL ||
+	    (mail = calloc((size_t)o->burst, sizeof(*mail))) == NULL)
+		die("out of memory");
+	if (pthread_barrier_init(&b.go, NULL, (unsigned)o->burst + 1) != 0 ||
+	    pthread_barrier_init(&b.mail, NULL, (unsigned)o->burst) != 0 ||
+	    pthread_attr_init(&attr) != 0 ||
+	    pthread_attr_setstacksize(&attr, 128 * 1024) != 0)
+		die("pthread setup");
+	for (i = 0; i < o->burst; i++)
+		if ((rc = pthread_create(&tid[i], &attr, burst_thread, &b)) != 0)
+			die("pthread_create: %s (thread %d)", strerror(rc), i);
+	/* every thread is at the barrier: they start together */
+	t0 = now_sec();
+	pthread_barrier_wait(&b.go);
+	for (i = 0; i < o->burst; i++)
+		pthread_join(tid[i], NULL);
+	wall = now_sec() - t0;
+	for (i = 0; i < o->burst; i++) {
+		struct burst_result *r = &b.res[i];
+
+		if (r->stage != 0) {
+			failed[r->stage]++;
+			continue;
+		}
+		neg[nneg++] = r->neg_us;
+		if (r->got_mail)
+			mail[nmail++] = r->mail_us;
+		if (r->got_mail && o->late_ms > 0 &&
+		    r->mail_us > (uint32_t)o->late_ms * 1000u)
+			late++;
+		kinds[r->kind]++;
+		if (!r->expected)
+			mismatches++;
+	}
+	burst_pcts(neg, nneg, negp);
+	burst_pcts(mail, nmail, mailp);
+	rc = failed[1] + failed[2] + failed[3] + failed[4] == 0 &&
+	    idle_bad == 0 && mismatches == 0 ? 0 : 1;
+	if (!o->quiet) {
+		fprintf(stderr, "%s: burst of %d sessions at once, %d idle held"
+		    " open; %.2f s from start to the last\n", o->socket,
+		    o->burst, nidle, wall);
+		fprintf(stderr, "  negotiation (from connect): max %.1f ms, p99"
+		    " %.1f ms, p50 %.1f ms\n", negp[0], negp[1], negp[2]);
+		fprintf(stderr, "  MAIL FROM reply:            max %.1f ms, p99"
+		    " %.1f ms, p50 %.1f ms (%ld replies)\n", mailp[0], mailp[1],
+		    mailp[2], nmail);
+		fprintf(stderr, "  replies: continue %ld, accept %ld, reject %ld,"
+		    " tempfail %ld, other %ld; failed at connect %ld,"
+		    " negotiation %ld, connect/HELO %ld, MAIL FROM %ld;"
+		    " wrong answers %ld\n",
+		    kinds[K_CONTINUE], kinds[K_ACCEPT], kinds[K_REJECT],
+		    kinds[K_TEMPFAIL], kinds[K_DISCARD] + kinds[K_OTHER],
+		    failed[1], failed[2], failed[3], failed[4], mismatches);
+	}
+	printf("label=%s socket=%s burst=%d idle_conns=%d idle_errors=%d"
+	    " wall_s=%.3f neg_max_ms=%.1f neg_p99_ms=%.1f neg_p50_ms=%.1f"
+	    " mail_max_ms=%.1f mail_p99_ms=%.1f mail_p50_ms=%.1f mail_replies=%ld"
+	    " continue=%ld accept=%ld reject=%ld tempfail=%ld other=%ld"
+	    " fail_connect=%ld fail_neg=%ld fail_helo=%ld fail_mail=%ld"
+	    " mismatches=%ld late=%ld errors=%ld proto=0x%x\n",
+	    o->label, o->socket, o->burst, nidle, idle_bad, wall, negp[0],
+	    negp[1], negp[2], mailp[0], mailp[1], mailp[2], nmail,
+	    kinds[K_CONTINUE], kinds[K_ACCEPT], kinds[K_REJECT],
+	    kinds[K_TEMPFAIL], kinds[K_DISCARD] + kinds[K_OTHER], failed[1],
+	    failed[2], failed[3], failed[4], mismatches, late,
+	    failed[1] + failed[2] + failed[3] + failed[4] + idle_bad +
+	    mismatches,
+	    (unsigned)sh->proto_seen);
+	fflush(stdout);
+	pthread_attr_destroy(&attr);
+	pthread_barrier_destroy(&b.go);
+	pthread_barrier_destroy(&b.mail);
+	free(b.res);
+	free(tid);
+	free(neg);
+	free(mail);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- main */
@@ -1039,10 +1260,15 @@ usage(void)
 	    "             [-n COUNT] [-T SECONDS] [-t REPLY_MS] [-b BODYBYTES]\n"
 	    "             [-l LABEL] [-E EXPECT] [-N] [-q]\n"
 	    "       mload -s SOCKET -f CASES -i CONNS [-T SECONDS]\n"
+	    "       mload -s SOCKET -f CASES -B SESSIONS [-i CONNS] [-t REPLY_MS]\n"
+	    "             [-W LATE_MS]\n"
 	    "  CASES: lines 'IP HELO SENDER EXPECT', SENDER <> for null,\n"
 	    "  EXPECT continue|accept|reject|tempfail|discard|pass|any\n"
 	    "  -i: open CONNS sessions up to HELO, hold them idle until\n"
-	    "  SECONDS passed, then quit (to measure a milter's idle memory)\n");
+	    "  SECONDS passed, then quit (to measure a milter's idle memory)\n"
+	    "  -B: SESSIONS arrive at once, each up to the MAIL FROM reply;\n"
+	    "  negotiation and MAIL FROM reply times (default -t 120000);\n"
+	    "  -W: count the MAIL FROM replies slower than LATE_MS\n");
 	exit(2);
 }
 
@@ -1058,25 +1284,45 @@ parse_options(int argc, char **argv, struct options *o)
 	o->reply_timeout_ms = 10000;
 	o->body_bytes = 2000;
 	o->label = "-";
-	while ((ch = getopt(argc, argv, "s:f:c:n:T:t:b:l:E:i:Nq")) != -1) {
+	while ((ch = getopt(argc, argv, "s:f:c:n:T:t:b:l:E:i:B:W:Nq")) != -1) {
 		switch (ch) {
 		case 's': o->socket = optarg; break;
 		case 'f': o->cases = optarg; break;
 		case 'c': o->conc = (int)parse_long(optarg, 1, MAX_CONC, "-c"); break;
 		case 'n': o->count = parse_long(optarg, 1, MAX_COUNT, "-n"); break;
 		case 'T': o->tmax = (double)parse_long(optarg, 1, 3600, "-T"); break;
-		case 't': o->reply_timeout_ms = (int)parse_long(optarg, 1, 600000, "-t"); break;
+		case 't':
+			o->reply_timeout_ms = (int)parse_long(optarg, 1, 600000, "-t");
+			o->reply_timeout_set = 1;
+			break;
 		case 'b': o->body_bytes = (int)parse_long(optarg, 0, 65535, "-b"); break;
 		case 'l': o->label = optarg; break;
 		case 'N': o->nodelay = 1; break;
 		case 'q': o->quiet = 1; break;
 		case 'E': o->expect_all = optarg; break;
-		case 'i': o->idle = (int)parse_long(optarg, 1, MAX_CONC, "-i"); break;
+		case 'i': o->idle = (int)parse_long(optarg, 1, MAX_IDLE, "-i"); break;
+		case 'B': o->burst = (int)parse_long(optarg, 1, MAX_BURST, "-B"); break;
+		case 'W': o->late_ms = (int)parse_long(optarg, 1, 600000, "-W"); break;
 		default: usage();
 		}
 	}
 	if (optind != argc || o->socket == NULL || o->cases == NULL)
 		usage();
+	/* a late reply is what a burst measures, not an error */
+	if (o->burst > 0 && !o->reply_timeout_set)
+		o->reply_timeout_ms = 120000;
+}
+
+/* Idle sessions and bursts need more descriptors than the usual 1024. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 static void
@@ -1125,6 +1371,7 @@ main(int argc, char **argv)
 
 	parse_options(argc, argv, &opt);
 	parse_target(opt.socket, &tgt);
+	raise_nofile();
 	sh.opt = &opt;
 	sh.tgt = &tgt;
 	sh.cases = cases;
@@ -1144,6 +1391,8 @@ main(int argc, char **argv)
 	sh.hard_deadline = ts_add(sh.deadline, opt.reply_timeout_ms / 1000.0);
 	if (opt.idle > 0)
 		return run_idle(&sh, opt.idle);
+	if (opt.burst > 0)
+		return run_burst(&sh, 0, 0);
 	run_threads(&sh, opt.conc);
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	report(&sh, ts_sec(&end) - ts_sec(&sh.start));

@@ -130,6 +130,10 @@ kill -USR1 "$milter_pid"
 wait_for 5 -n "$(grep 'configuration reloaded' "$tmp/milter.log" 2>/dev/null)"
 check "SIGUSR1: the config is read again as spf-milter" \
 	grep -q 'configuration reloaded from /etc/spf-milter.conf' "$tmp/milter.log"
+check "libmilter compiled in, a thread per connection (no worker pool warning)" \
+	sh -c "! grep -q 'worker pool' '$tmp/milter.log'"
+check "the package does not depend on Debian's libmilter" \
+	sh -c "! dpkg-query -W -f='\${Depends}' spf-milter | grep -q libmilter"
 stop_pid "$milter_pid" 10
 milter_pid=''
 sed 's/^/    | /' "$tmp/milter.log"

@@ -19,6 +19,7 @@ CHECK_BINS  =
 CHECK_FILES =
 
 test: check-deps
+	$(MAKE) musl-fetch
 	$(MAKE) check
 	$(MAKE) spf-milter
 	$(MAKE) $(TESTS)
@@ -387,6 +388,35 @@ TESTS += test-musl-skipped
 endif
 
 
+# ---- threads and descriptors -------------------------------------------
+# (section: limits)
+# test-burst: the reply deadline under a burst, with a nameserver that
+# never answers: 200 sessions at once, dns_timeout 2, every MAIL FROM
+# reply within 5 s and every negotiation within 1 s; again with 1000
+# idle sessions open.  libmilter's worker pool fails it (make test builds
+# libmilter from the fetched source, a thread per connection:
+# libmilter.mk).  test-fds: out of descriptors under prlimit: no busy
+# loop, descriptors kept for the DNS lookups of the sessions admitted,
+# the others refused, recovery, one log line per episode; out of threads
+# (RLIMIT_NPROC): refused at once, the milter alive.  Both run
+# against spf-milter.musl too where musl-gcc is.  The long version of
+# test-burst is bench/burst.sh (`make bench-burst`).
+.PHONY: test-burst test-fds test-limits-musl
+test-burst: spf-milter bench/mload bench/dnsd
+	sh test/run-burst-test.sh
+
+test-fds: spf-milter bench/mload bench/dnsd
+	sh test/run-fd-test.sh
+
+test-limits-musl: musl bench/mload bench/dnsd
+	SPF_MILTER=./spf-milter.musl sh test/run-burst-test.sh
+	SPF_MILTER=./spf-milter.musl sh test/run-fd-test.sh
+
+TESTS += test-burst test-fds
+ifneq ($(shell command -v $(MUSL_CC) 2>/dev/null),)
+TESTS += test-limits-musl
+endif
+
 # ---- bench: load generator, no-op milter, evaluator benchmark ----------
 # Not a test (not in TESTS): `make bench` runs bench/run.sh, about four
 # minutes, and prints the table of bench/README.
@@ -402,8 +432,34 @@ bench:
 bench/mload: bench/mload.c
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ bench/mload.c -lpthread
 
-bench/noop-milter: bench/noop-milter.c
+# The no-op milter with the libmilter spf-milter gets (libmilter.mk), so
+# their ratio compares like with like.
+bench/noop-milter: bench/noop-milter.c $(MILTER_DEP)
+	$(CC) $(STATIC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ bench/noop-milter.c $(MILTER_LIB) -lpthread
+
+# bench/burst.sh compares with libmilter's worker pool: spf-milter's
+# objects and the no-op milter linked with Debian's libmilter, built with
+# it (musl.mk has the musl pair).
+BENCH_POOL_BINS = bench/spf-milter-pool bench/noop-milter-pool
+BENCH_BINS += $(BENCH_POOL_BINS)
+bench/spf-milter-pool: $(OBJS)
+	$(CC) $(STATIC) $(LDFLAGS) -o $@ $(OBJS) -lmilter -ludns -linih -lpthread
+
+bench/noop-milter-pool: bench/noop-milter.c
 	$(CC) $(STATIC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ bench/noop-milter.c -lmilter -lpthread
+
+# make bench-burst: bench/burst.sh, the threading models under a burst
+# with a dead nameserver and what each costs, glibc and musl (about 12
+# minutes, most of it waiting for the worker pool's late replies).
+.PHONY: bench-burst
+bench-burst:
+	@sh test/deps.sh test
+	$(MAKE) spf-milter bench/mload bench/dnsd bench/noop-milter $(BENCH_POOL_BINS)
+	@if command -v $(MUSL_CC) >/dev/null; then \
+		$(MAKE) spf-milter.musl-thread spf-milter.musl-pool \
+			bench/noop-milter.musl-thread bench/noop-milter.musl-pool; \
+	fi
+	sh bench/burst.sh
 
 bench/spfbench: bench/spfbench.c spf.c dns.c conf.c spf.h dns.h conf.h $(MEMRES)
 	$(CC) $(CPPFLAGS) -I. -Itest $(WARN) $(CFLAGS) -o $@ bench/spfbench.c test/memres.c spf.c dns.c conf.c $(BENCH_WRAP) -ludns -linih -lpthread

@@ -1028,8 +1028,12 @@ test_many_at_once(void **state)
 		assert_int_equal(qs[i].answer->rr[0].data[3], i);
 		r.drop(r.ctx, &qs[i]);
 	}
-	/* and never more than the cap out at once (an answer takes 100 ms) */
-	most = most_at_once(90);
+	/* and never more than the cap out at once: an answer takes 100 ms
+	 * from when the server got the question, so questions it got within
+	 * 50 ms of each other were out together.  (50, not 90: the server's
+	 * log times carry its own scheduling delay, tens of ms on a loaded
+	 * machine; without the cap all 200 arrive within a few ms.) */
+	most = most_at_once(50);
 	printf("# %d questions at once, every answer delayed 100 ms: %llu ms,"
 	    " at most %d in flight\n", N, (unsigned long long)took, most);
 	assert_in_range(most, 1, CAP);

@@ -536,9 +536,9 @@ main(int argc, char **argv)
 {
 	static struct server s;
 	const char *zone = NULL, *portfile = NULL, *logpath = NULL;
-	int ch, port = 0, delay = 0, maxsecs = 3600;
+	int ch, port = 0, delay = 0, maxsecs = 3600, bad = 0;
 
-	while ((ch = getopt(argc, argv, "z:p:d:nP:L:T:")) != -1) {
+	while (!bad && (ch = getopt(argc, argv, "z:p:d:nP:L:T:")) != -1) {
 		switch (ch) {
 		case 'z': zone = optarg; break;
 		case 'p': port = atoi(optarg); break;
@@ -547,10 +547,10 @@ main(int argc, char **argv)
 		case 'P': portfile = optarg; break;
 		case 'L': logpath = optarg; break;
 		case 'T': maxsecs = atoi(optarg); break;
-		default: zone = NULL; optind = argc + 1; break;
+		default: bad = 1; break;
 		}
 	}
-	if (zone == NULL || optind != argc || port < 0 || port > 65535 ||
+	if (bad || zone == NULL || optind != argc || port < 0 || port > 65535 ||
 	    delay < 0 || delay > 60000 || maxsecs < 1) {
 		fprintf(stderr, "usage: dnsd -z ZONE [-p PORT] [-d DELAY_MS | -n]"
 		    " [-P PORTFILE] [-L QUERYLOG] [-T MAX_SECONDS]\n");

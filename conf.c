@@ -345,8 +345,8 @@ set_unix_socket(struct parse *p, const char *path)
 	return 0;
 }
 
-/* Split "PORT@HOST", "PORT" or the seed's "HOST:PORT" / "[V6]:PORT"
- * into port and host (host "" when absent). */
+/* Split "PORT@HOST", "PORT" or the Rust spf-milter's "HOST:PORT" or
+ * "[V6]:PORT" into port and host (host "" when absent). */
 static int
 split_inet(char *rest, int family, char **port, char **host)
 {
@@ -2013,12 +2013,6 @@ conf_unref(struct conf *c)
 }
 
 void
-conf_free(struct conf *c)
-{
-	conf_unref(c);
-}
-
-void
 conf_print(const struct conf *c, FILE *out)
 {
 
@@ -2058,18 +2052,15 @@ prefix_match(const unsigned char *a, const unsigned char *b, unsigned bits)
 int
 conf_trusted_ip(const struct conf *c, int family, const unsigned char *ip)
 {
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	    0, 0xff, 0xff };
+	unsigned char addr[16];
 	size_t i;
 
-	if (family == AF_INET6 && memcmp(ip, mapped, 12) == 0) {
-		family = AF_INET;
-		ip += 12;
-	}
+	if (spf_addr_set(family, ip, &family, addr) != 0)
+		return 0;
 	for (i = 0; i < c->ntrusted_networks; i++) {
 		const struct conf_network *n = &c->trusted_networks[i];
 
-		if (n->family == family && prefix_match(n->addr, ip, n->prefix))
+		if (n->family == family && prefix_match(n->addr, addr, n->prefix))
 			return 1;
 	}
 	return 0;

@@ -16,10 +16,6 @@
  *   - For reload, log the errors: conf_load_overrides() writes them to any
  *     FILE *, e.g. one from open_memstream().
  *
- * Change log for the other rooms (newest last):
- *   - first version.
- *   - CONF_MAX_DNS_SERVERS is 6, as dns.h's RESOLVER_MAX_SERVERS.
- *
  * Copyright (C) 2026 the spf-milter authors.  GPL-3.0-or-later.
  */
 #ifndef CONF_H
@@ -88,7 +84,7 @@ struct conf {
 
 	/* Listening socket in libmilter's syntax, always normalised to
 	 * "inet:PORT@HOST", "inet:PORT", "inet6:PORT@HOST", "inet6:PORT" or
-	 * "unix:/ABSOLUTE/PATH" ("local:" becomes "unix:", the seed's
+	 * "unix:/ABSOLUTE/PATH" ("local:" becomes "unix:", the Rust spf-milter's
 	 * "inet:HOST:PORT" becomes "inet:PORT@HOST").  NULL when not set. */
 	char *socket;
 	/* chmod() of a unix socket after smfi_opensocket(); ignored for
@@ -174,10 +170,9 @@ int conf_require_socket(const struct conf *c, FILE *errors);
  * (named pipe)", "a directory", ...). */
 const char *conf_file_kind(mode_t m);
 
-/* Reference counting (atomic): conf_free() is conf_unref(). */
+/* Reference counting (atomic): the last conf_unref() frees. */
 struct conf *conf_ref(struct conf *c);
 void conf_unref(struct conf *c);
-void conf_free(struct conf *c);
 
 /* Every parameter as "key = value", in a form conf_load() accepts back. */
 void conf_print(const struct conf *c, FILE *out);

@@ -408,26 +408,18 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 static int
 client_address(struct session *s, const struct sockaddr *sa)
 {
+	const void *addr;
+
 	if (sa == NULL)
 		return -1;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-
-		s->family = AF_INET;
-		memcpy(s->ip, &in->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-
-		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-			s->family = AF_INET;
-			memcpy(s->ip, in6->sin6_addr.s6_addr + 12, 4);
-		} else {
-			s->family = AF_INET6;
-			memcpy(s->ip, &in6->sin6_addr, 16);
-		}
-	} else {
+	if (sa->sa_family == AF_INET)
+		addr = &((const struct sockaddr_in *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6)
+		addr = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	else
 		return -1;
-	}
+	if (spf_addr_set(sa->sa_family, addr, &s->family, s->ip) != 0)
+		return -1;
 	spf_ip_text(s->family, s->ip, s->ipstr, sizeof(s->ipstr));
 	return 0;
 }

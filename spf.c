@@ -280,30 +280,39 @@ spf_answer_new(enum spf_dns_status status, uint32_t ttl, unsigned count,
 }
 
 int
-spf_request_set_ip(struct spf_request *req, const char *text)
+spf_addr_set(int af, const void *addr, int *family, unsigned char *ip)
 {
 	static const unsigned char mapped[12] = {
 		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
 	};
+
+	if (af == AF_INET) {
+		*family = AF_INET;
+		memcpy(ip, addr, 4);
+	} else if (af == AF_INET6 && memcmp(addr, mapped, 12) == 0) {
+		*family = AF_INET;
+		memcpy(ip, (const unsigned char *)addr + 12, 4);
+	} else if (af == AF_INET6) {
+		*family = AF_INET6;
+		memcpy(ip, addr, 16);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+int
+spf_request_set_ip(struct spf_request *req, const char *text)
+{
 	unsigned char buf[16];
 
 	if (text == NULL)
 		return -1;
-	if (inet_pton(AF_INET, text, buf) == 1) {
-		req->family = AF_INET;
-		memcpy(req->ip, buf, 4);
-		return 0;
-	}
+	if (inet_pton(AF_INET, text, buf) == 1)
+		return spf_addr_set(AF_INET, buf, &req->family, req->ip);
 	if (inet_pton(AF_INET6, text, buf) != 1)
 		return -1;
-	if (memcmp(buf, mapped, 12) == 0) {
-		req->family = AF_INET;
-		memcpy(req->ip, buf + 12, 4);
-	} else {
-		req->family = AF_INET6;
-		memcpy(req->ip, buf, 16);
-	}
-	return 0;
+	return spf_addr_set(AF_INET6, buf, &req->family, req->ip);
 }
 
 const char *

@@ -134,6 +134,13 @@ struct spf_request {
 	void *trace_arg;
 };
 
+/* Store ADDR of family AF (AF_INET: 4 bytes, AF_INET6: 16) as *FAMILY
+ * and IP, an IPv4-mapped IPv6 address as the IPv4 address it maps (RFC
+ * 7208 5.6: it is evaluated as IPv4).  -1 for another family.  The one
+ * place that unmaps: the request, the milter's client address and the
+ * trusted networks all go through it. */
+int spf_addr_set(int af, const void *addr, int *family, unsigned char *ip);
+
 /* Set request->family and ->ip from a textual IPv4 or IPv6 address;
  * an IPv4-mapped IPv6 address becomes IPv4 (RFC 7208 5.6).  -1 if bad. */
 int spf_request_set_ip(struct spf_request *req, const char *text);

@@ -71,10 +71,10 @@ main(int argc, char **argv)
 	if (c == NULL)
 		return SPF_MILTER_EXIT_CONFIG;
 	if (need_socket && conf_require_socket(c, stdout) == -1) {
-		conf_free(c);
+		conf_unref(c);
 		return SPF_MILTER_EXIT_CONFIG;
 	}
 	conf_print(c, stdout);
-	conf_free(c);
+	conf_unref(c);
 	return SPF_MILTER_EXIT_OK;
 }

@@ -134,7 +134,7 @@ test_defaults(void **state)
 	assert_int_equal(c->dns_cache_size, 1000);
 	assert_int_equal(c->dns_cache_max_bytes, 1 << 20);
 	assert_int_equal(conf_require_socket(c, NULL), -1);
-	conf_free(c);
+	conf_unref(c);
 }
 
 static void
@@ -238,7 +238,7 @@ socket_is(const char *value, const char *normalised)
 	c = expect_ok(text);
 	assert_string_equal(c->socket, normalised);
 	assert_int_equal(conf_require_socket(c, NULL), 0);
-	conf_free(c);
+	conf_unref(c);
 }
 
 static void
@@ -307,10 +307,10 @@ test_socket_mode_user(void **state)
 	c = expect_ok("socket_mode = 600\nuser = spf-milter\n");
 	assert_int_equal(c->socket_mode, 0600);
 	assert_string_equal(c->user, "spf-milter");
-	conf_free(c);
+	conf_unref(c);
 	c = expect_ok("socket_mode = 0777\nuser = 105\n");
 	assert_int_equal(c->socket_mode, 0777);
-	conf_free(c);
+	conf_unref(c);
 	expect_errors("socket_mode = 0800\n",
 	    "t.conf:1: invalid socket_mode \"0800\" (expected octal "
 	    "permissions up to 0777, e.g. socket_mode = 0660)\n");
@@ -349,7 +349,7 @@ test_bools(void **state)
 			    c->delete_incoming_authentication_results : k == 3 ?
 			    c->trust_authenticated_senders : k == 4 ?
 			    c->dry_run : c->delete_incoming_received_spf);
-			conf_free(c);
+			conf_unref(c);
 		}
 		for (i = 0; i < 4; i++) {
 			snprintf(text, sizeof text, "%s = %s\n", keys[k], no[i]);
@@ -359,7 +359,7 @@ test_bools(void **state)
 			    c->delete_incoming_authentication_results : k == 3 ?
 			    c->trust_authenticated_senders : k == 4 ?
 			    c->dry_run : c->delete_incoming_received_spf);
-			conf_free(c);
+			conf_unref(c);
 		}
 	}
 	expect_errors("dry_run = 1\n", "t.conf:1: invalid value \"1\" for "
@@ -380,20 +380,20 @@ test_results(void **state)
 	    B(SPF_FAIL) | B(SPF_SOFTFAIL) | B(SPF_PERMERROR));
 	assert_int_equal(c->reject_helo_results, c->reject_results);
 	assert_int_equal(c->definitive_helo_results, B(SPF_PASS));
-	conf_free(c);
+	conf_unref(c);
 	c = expect_ok("reject_results =\nreject_helo_results = fail\n"
 	    "definitive_helo_results =\n");
 	assert_int_equal(c->reject_results, 0);
 	assert_int_equal(c->reject_helo_results, B(SPF_FAIL));
 	assert_int_equal(c->definitive_helo_results, 0);
-	conf_free(c);
+	conf_unref(c);
 	c = expect_ok("reject_helo_results =\n");
 	assert_int_equal(c->reject_helo_results, 0);
-	conf_free(c);
+	conf_unref(c);
 	c = expect_ok("definitive_helo_results = none, neutral, pass, fail, "
 	    "softfail, temperror, permerror\n");
 	assert_int_equal(c->definitive_helo_results, (1u << SPF_NRESULTS) - 1);
-	conf_free(c);
+	conf_unref(c);
 	expect_errors("reject_results = fail, softfial\n",
 	    "t.conf:1: unknown result \"softfial\" in reject_results "
 	    "(expected: pass, fail, softfail, neutral, none, temperror, "
@@ -430,10 +430,10 @@ test_replies(void **state)
 	/* ';' is no comment here, though inih would make it one */
 	assert_string_equal(c->reply[SPF_FAIL].text, "Rejected; %{exp}");
 	assert_string_equal(c->reply[SPF_NONE].text, "");
-	conf_free(c);
+	conf_unref(c);
 	c = expect_ok("temperror_reply_code = 421\n"
 	    "permerror_status_code = 5.5.999\n");
-	conf_free(c);
+	conf_unref(c);
 	expect_errors("fail_reply_code = 250\n",
 	    "t.conf:1: invalid fail_reply_code \"250\" (expected a 4xx or "
 	    "5xx SMTP reply code, e.g. fail_reply_code = 550)\n");
@@ -489,7 +489,7 @@ test_reply_text_errors(void **state)
 	    "characters; shorten it\n");
 	text[18 + CONF_REPLY_TEXT_MAX] = '\n';
 	text[18 + CONF_REPLY_TEXT_MAX + 1] = '\0';
-	conf_free(expect_ok(text));
+	conf_unref(expect_ok(text));
 }
 
 /* ------------------------------------------------ headers and identity */
@@ -504,10 +504,10 @@ test_header(void **state)
 	assert_int_equal(c->nheader, 2);
 	assert_int_equal(c->header[0], CONF_HEADER_AUTHENTICATION_RESULTS);
 	assert_int_equal(c->header[1], CONF_HEADER_RECEIVED_SPF);
-	conf_free(c);
+	conf_unref(c);
 	c = expect_ok("header =\n");
 	assert_int_equal(c->nheader, 0);
-	conf_free(c);
+	conf_unref(c);
 	expect_errors("header = X-SPF\n",
 	    "t.conf:1: unknown header field \"X-SPF\" in header (expected "
 	    "Received-SPF, Authentication-Results, both separated by a comma, "
@@ -526,10 +526,10 @@ test_hostname(void **state)
 	c = expect_ok("hostname = mx.example.org\n");
 	assert_string_equal(c->hostname, "mx.example.org");
 	assert_string_equal(c->authserv_id, "mx.example.org");
-	conf_free(c);
+	conf_unref(c);
 	c = expect_ok("hostname = mx.example.org\nauthserv_id = example.org\n");
 	assert_string_equal(c->authserv_id, "example.org");
-	conf_free(c);
+	conf_unref(c);
 	expect_errors("hostname = mx example\n",
 	    "t.conf:1: invalid hostname \"mx example\" (expected a domain "
 	    "name, e.g. hostname = mx.example.org, or empty for the system's "
@@ -568,7 +568,7 @@ test_networks(void **state)
 	assert_true(trusted(c, "::ffff:127.0.0.1"));
 	assert_false(trusted(c, "128.0.0.1"));
 	assert_false(trusted(c, "::2"));
-	conf_free(c);
+	conf_unref(c);
 	c = expect_ok("trusted_networks = 192.0.2.77/25, 2001:db8::/32, "
 	    "198.51.100.7, 10.0.0.0/0\n");
 	assert_int_equal(c->ntrusted_networks, 4);
@@ -580,11 +580,11 @@ test_networks(void **state)
 	assert_true(trusted(c, "8.8.8.8"));
 	assert_false(trusted(c, "::1"));
 	assert_false(trusted(c, "2001:db9::1"));
-	conf_free(c);
+	conf_unref(c);
 	c = expect_ok("trusted_networks =\n");
 	assert_int_equal(c->ntrusted_networks, 0);
 	assert_false(trusted(c, "127.0.0.1"));
-	conf_free(c);
+	conf_unref(c);
 	expect_errors("trusted_networks = 10.0.0.0/33, example.org\n",
 	    "t.conf:1: invalid network \"10.0.0.0/33\" in trusted_networks "
 	    "(expected an IPv4 or IPv6 address, optionally with /PREFIX, e.g. "
@@ -619,7 +619,7 @@ test_skip_senders(void **state)
 	assert_false(conf_skip_sender(c, ""));
 	assert_false(conf_skip_sender(c, "<>"));
 	assert_false(conf_skip_sender(c, NULL));
-	conf_free(c);
+	conf_unref(c);
 	expect_errors("skip_senders = @example.com, a b@c.d\n",
 	    "t.conf:1: invalid entry \"@example.com\" in skip_senders "
 	    "(expected an address user@example.org, a domain example.org, or "
@@ -643,14 +643,14 @@ test_logging(void **state)
 	assert_int_equal(c->log_destination, CONF_LOG_STDERR);
 	assert_int_equal(c->log_level, LOG_DEBUG);
 	assert_int_equal(c->syslog_facility, LOG_LOCAL3);
-	conf_free(c);
+	conf_unref(c);
 	c = expect_ok("log_level = warn\nsyslog_facility = daemon\n");
 	assert_int_equal(c->log_level, LOG_WARNING);
 	assert_int_equal(c->syslog_facility, LOG_DAEMON);
-	conf_free(c);
+	conf_unref(c);
 	c = expect_ok("log_level = error\n");
 	assert_int_equal(c->log_level, LOG_ERR);
-	conf_free(c);
+	conf_unref(c);
 	expect_errors("log_destination = file\n",
 	    "t.conf:1: invalid log_destination \"file\" (expected: syslog, "
 	    "stderr)\n");
@@ -675,7 +675,7 @@ timeout_of(const char *value)
 	snprintf(text, sizeof text, "dns_timeout = %s\n", value);
 	c = expect_ok(text);
 	ms = c->dns_timeout_ms;
-	conf_free(c);
+	conf_unref(c);
 	return ms;
 }
 
@@ -728,7 +728,7 @@ test_dns_servers(void **state)
 	assert_int_equal(ntohs(sin6->sin6_port), 5300);
 	sin6 = (const void *)&c->dns_servers[4];
 	assert_int_equal(sin6->sin6_family, AF_INET6);
-	conf_free(c);
+	conf_unref(c);
 	expect_errors("dns_servers = 1.1.1.1, 1.1.1.2, 1.1.1.3, 1.1.1.4, "
 	    "1.1.1.5, 1.1.1.6, 1.1.1.7, 1.1.1.8\n",
 	    "t.conf:1: more than 6 nameservers in dns_servers; list at most "
@@ -788,10 +788,10 @@ test_dns_cache_size(void **state)
 	(void)state;
 	c = expect_ok("dns_cache_size = 0\n");
 	assert_int_equal(c->dns_cache_size, 0);
-	conf_free(c);
+	conf_unref(c);
 	c = expect_ok("dns_cache_size = 1000000\n");
 	assert_int_equal(c->dns_cache_size, 1000000);
-	conf_free(c);
+	conf_unref(c);
 	expect_errors("dns_cache_size = -5\n",
 	    "t.conf:1: invalid dns_cache_size \"-5\" (expected a number of "
 	    "entries from 0 (no cache) to 1000000, e.g. dns_cache_size = "
@@ -824,7 +824,7 @@ test_dns_cache_max_bytes(void **state)
 		    good[i].text);
 		c = expect_ok(line);
 		assert_int_equal(c->dns_cache_max_bytes, good[i].bytes);
-		conf_free(c);
+		conf_unref(c);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(line, sizeof(line), "dns_cache_max_bytes = %s\n",
@@ -853,7 +853,7 @@ test_format(void **state)
 	    "  # indented comment\n");
 	assert_false(c->verify_helo);
 	assert_true(c->dry_run);
-	conf_free(c);
+	conf_unref(c);
 	assert_null(load("hostname = a.example # not a comment\n"));
 	/* a line far longer than inih's 200-byte buffer keeps its value */
 	n = (size_t)snprintf(text, sizeof text, "trusted_networks = 10.0.0.1");
@@ -863,11 +863,11 @@ test_format(void **state)
 	c = expect_ok(text);
 	assert_int_equal(c->ntrusted_networks, count + 1);
 	assert_false(c->verify_helo);
-	conf_free(c);
+	conf_unref(c);
 	/* no final newline */
 	c = expect_ok("verify_helo = no");
 	assert_false(c->verify_helo);
-	conf_free(c);
+	conf_unref(c);
 }
 
 static void
@@ -943,7 +943,7 @@ test_overrides(void **state)
 	assert_true(c->dry_run);
 	assert_int_equal(c->log_destination, CONF_LOG_STDERR);
 	assert_int_equal(c->log_level, LOG_DEBUG);
-	conf_free(c);
+	conf_unref(c);
 	assert_null(load_ov("", bad, 2));
 	assert_string_equal(errbuf, "command line: invalid log_level "
 	    "\"chatty\" (expected: error, warn, info, debug)\n"
@@ -952,7 +952,7 @@ test_overrides(void **state)
 	c = conf_load_overrides(NULL, ov, 1, NULL);
 	assert_non_null(c);
 	assert_string_equal(c->path, "(defaults)");
-	conf_free(c);
+	conf_unref(c);
 }
 
 /* ------------------------------------------------------- print, refs */
@@ -1006,8 +1006,8 @@ test_print_roundtrip(void **state)
 	assert_int_equal(i, 42);
 	free(pa);
 	free(pb);
-	conf_free(a);
-	conf_free(b);
+	conf_unref(a);
+	conf_unref(b);
 }
 
 static void

@@ -236,6 +236,22 @@ test_mapped_ipv4(void **state)
 	    "::ffff:192.0.2.9"), SPF_PASS);
 	assert_int_equal(spf_request_set_ip(&req, "192.0.2"), -1);
 	assert_int_equal(spf_request_set_ip(&req, "1.2.3.4x"), -1);
+	{
+		/* the one unmapping, as the milter's client address takes it */
+		static const unsigned char m6[16] = { 0, 0, 0, 0, 0, 0, 0, 0,
+		    0, 0, 0xff, 0xff, 198, 51, 100, 7 };
+		static const unsigned char v6[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+		unsigned char ip[16];
+		int fam = 0;
+
+		assert_int_equal(spf_addr_set(AF_INET6, m6, &fam, ip), 0);
+		assert_int_equal(fam, AF_INET);
+		assert_memory_equal(ip, "\xc6\x33\x64\x07", 4);
+		assert_int_equal(spf_addr_set(AF_INET6, v6, &fam, ip), 0);
+		assert_int_equal(fam, AF_INET6);
+		assert_memory_equal(ip, v6, 16);
+		assert_int_equal(spf_addr_set(AF_UNIX, v6, &fam, ip), -1);
+	}
 	assert_int_equal(spf_request_set_ip(&req, ""), -1);
 }
 

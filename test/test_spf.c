@@ -1349,6 +1349,15 @@ test_void_lookups_fanout(void **state)
 	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
 	    SPF_FAIL);
 	assert_int_equal(out.void_lookups, 0);
+	/* ptr's PTR lookup is made whatever its target: a target with a
+	 * label of 70 bytes is no name, the lookup still counts (1) */
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 ptr:%{l}.x.example.com a:n1.example.com "
+	    "a:n2.example.com -all");
+	assert_int_equal(check("192.0.2.1", "a23456789a23456789a23456789a2345"
+	    "6789a23456789a23456789a234567890@example.com", "h.example", &out),
+	    SPF_PERMERROR);
+	assert_int_equal(out.void_lookups, 3);
 	/* %{p}: the PTR lookup finds nothing (1), exists (2), a (3) */
 	memzone_clear(&zone);
 	txt("example.com", "v=spf1 exists:%{p}.x.example.com "

@@ -121,8 +121,9 @@ def flatten_cnames(lines):
 
 
 def fill_fanout(lines):
-    """Every MX host and PTR name without an address gets one no client
-    has (192.0.2.1, 2001:db8:ffff::1)."""
+    """Every MX host and PTR name without an address (at the end of its
+    CNAME chain, if any) gets one no client has (192.0.2.1,
+    2001:db8:ffff::1); failing names stay as they are."""
     idx = zone_index(lines)
     names = set()
     for rr in idx.values():
@@ -135,8 +136,9 @@ def fill_fanout(lines):
     for n in sorted(names):
         if n == '.':
             continue
-        rr = idx.get(n, [])
-        types = {t for t, _ in rr}
+        for _ in range(chain_length(idx, n)):
+            n = [d for t, d in idx[n] if t == 'CNAME'][0].lower()
+        types = {t for t, _ in idx.get(n, [])}
         if 'SERVFAIL' in types or 'CNAME' in types:
             continue
         if 'A' not in types:

@@ -532,6 +532,8 @@ test_ptr_limit(void **state)
 	    SPF_FAIL);
 }
 
+static void mx_hosts(const char *name, int n, int match, const char *addr);
+
 /* An include loop and a wide include tree stay bounded in questions. */
 static void
 test_hostile_bounds(void **state)
@@ -566,6 +568,21 @@ test_hostile_bounds(void **state)
 	    SPF_PERMERROR);
 	/* the record, ten terms asked in turn, ten ahead at most */
 	assert_true(zone.queries <= 1 + 2 * SPF_MAX_DNS_MECH);
+	/* the same tree where every mx target has 10 hosts: the hosts
+	 * of what is asked ahead stay inside POOL_AHEAD, the whole inside
+	 * POOL_MAX, and the evaluation asks nothing it was refused */
+	for (i = 0; i < 20; i++)
+		for (j = 0; j < 20; j++) {
+			snprintf(line, sizeof(line), "m%d.i%d.example.com", j, i);
+			mx_hosts(line, 10, -1, NULL);
+		}
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_PERMERROR);
+	assert_non_null(strstr(out.problem, "more than 10"));
+	assert_true(zone.queries <= POOL_MAX);
+	/* what the evaluation needs: two records, then 9 mx terms of
+	 * include:i0 with their hosts before the eleventh term */
+	assert_true(zone.queries >= 2 + 9 * 11);
 }
 
 static void

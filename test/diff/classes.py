@@ -175,6 +175,15 @@ def no_empty_labels(lines):
         ':.', ':')))
 
 
+ZERO_PARTS = r'%\{([a-zA-Z])0+([rR]?[-.+,/_=]*)\}'
+
+
+def one_part(lines):
+    """A number of parts of zero (%{d0}, %{d00}) made 1."""
+    return map_records(lines, lambda t: re.sub(ZERO_PARTS, r'%{\g<1>1\2}',
+                                               t))
+
+
 def drop_null_mx(lines):
     out = [l for l in lines if not (l.split()[1] == 'MX' and
                                     l.split()[-1] == '.')]
@@ -313,7 +322,9 @@ CLASSES = [
         'expands it; it MUST be nonzero (Mail::SPF and spf-milter: '
         'permerror)',
         said=lambda r: r['udp'] == 'permerror' and re.search(
-            r'%\{[a-zA-Z]0+[rR]?[-.+,/_=]*\}', term_of_problem(r))),
+            ZERO_PARTS, term_of_problem(r)),
+        pre=lambda r: any(re.search(ZERO_PARTS, l) for l in r['scn'].zone),
+        transform=one_part),
     Cls('pyspf %% at the end', 'pyspf', 'theirs', '7.1',
         'pyspf rejects a domain-spec that ends in the macro-expand "%%" '
         '("invalid-macro-char"); domain-end may be a macro-expand',

@@ -310,6 +310,10 @@ def classify(args, tmp, rows):
             again = rerun(args, tmp, scns, list(combo))
             for p in list(todo):
                 new = again.get((p[0]['scn'].idx, p[0]['qi']))
+                if os.environ.get('DIFF_DEBUG') and new is not None:
+                    sys.stderr.write('%s scenario %d/%d: ours %s, %s %s\n' % (
+                        ' + '.join(c.name for c in combo), new['scn'].idx,
+                        new['qi'], new['udp'], p[1], new[p[1]]))
                 if new is not None and new['udp'] == new[p[1]]:
                     found.append((classes.combined(combo), p[0], p[2]))
                     pending.remove(p)

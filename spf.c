@@ -1885,6 +1885,7 @@ eval_mx(struct eval *e, const struct term *t, const char *name)
 	return MATCH_NO;
 }
 
+/* ptr (RFC 7208 5.5); TARGET NULL: a target no name lies in. */
 static enum match
 eval_ptr(struct eval *e, const char *target)
 {
@@ -1906,7 +1907,8 @@ eval_ptr(struct eval *e, const char *target)
 	n = a->count < SPF_MAX_PTR_NAMES ? a->count : SPF_MAX_PTR_NAMES;
 	for (i = 0; i < n; i++) {
 		names[i] = rr_name(&a->rr[i]);
-		if (names[i] != NULL && !in_domain(names[i], target))
+		if (names[i] != NULL && (target == NULL ||
+		    !in_domain(names[i], target)))
 			names[i] = NULL;
 		hosts[i] = names[i] == NULL ? NULL :
 		    pool_ask(e, names[i], addr_type(e), 0);
@@ -2007,6 +2009,12 @@ eval_term(struct eval *e, const struct term *t, const char *domain, int depth)
 			set_problem(e, "include target is no valid domain");
 			return MATCH_PERMERROR;
 		}
+		/* ptr's own lookup is of the client's PTR, which the
+		 * target does not change: pyspf and Mail::SPF make it (and
+		 * count it when void) whatever the target; no name can lie
+		 * in a target that is no name. */
+		if (t->mech == M_PTR)
+			return eval_ptr(e, NULL);
 		return MATCH_NO;
 	}
 	switch (t->mech) {

@@ -9,7 +9,7 @@ set -eu
 
 build="gcc make libc6-dev libmilter-dev libudns-dev libinih-dev"
 test="$build libcmocka-dev clang valgrind python3 python3-yaml python3-dnslib
-python3-spf miltertest mandoc groff-base postfix swaks busybox shellcheck
+python3-spf libmail-spf-perl miltertest mandoc groff-base postfix swaks busybox shellcheck
 qemu-user gcc-s390x-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-s390x-cross
 libc6-dev-armhf-cross dpkg-dev procps iproute2 musl-tools linux-libc-dev git
 util-linux openssl opendkim opendmarc spamassassin libmail-dkim-perl

@@ -114,6 +114,30 @@ test-spf: test/test_spf
 test-suite-mem: test/suite_mem test/out/suite.txt
 	./test/suite_mem test/out/suite.txt
 
+# ---- evaluator against the references, and its limits over DNS -------
+# (section: spf, issue 10)
+# test-limits-dns: the record sets of issue 10 (in-flight and pool
+# limits, CNAME hops, macro lengths, domain-end syntax, void lookups)
+# through ./spf-milter -q over UDP and with every answer over TCP.
+# test-diff: the differential test (test/diff/README) against pyspf and
+# Mail::SPF, a bounded seeded sample; diff-long: the long run, not part
+# of `make test` (DIFF_SEED, DIFF_COUNT, DIFF_FIRST).
+DIFF_SEED  ?= 1
+DIFF_COUNT ?= 3000
+DIFF_FIRST ?= 0
+.PHONY: test-limits-dns test-diff diff-long
+test-limits-dns: spf-milter
+	$(PYTHON) test/limits_dns.py
+
+test-diff: spf-milter
+	$(PYTHON) test/diff/difftest.py --seed 1 --count 120 --batch 120
+
+diff-long: spf-milter
+	$(PYTHON) test/diff/difftest.py --seed $(DIFF_SEED) \
+		--first $(DIFF_FIRST) --count $(DIFF_COUNT) --batch 150 --show 2
+
+TESTS += test-limits-dns test-diff
+
 # ---- resolver: dns.c unit tests, suite through -q over UDP and TCP ----
 # (section: dns)
 # test-dns: dns.c's unit tests, against test/dnsserver.py (plain, truncating

@@ -548,6 +548,8 @@ test_ptr_limit(void **state)
 	    SPF_FAIL);
 }
 
+static void mx_hosts(const char *name, int n, int match, const char *addr);
+
 /* An include loop and a wide include tree stay bounded in questions. */
 static void
 test_hostile_bounds(void **state)
@@ -582,6 +584,21 @@ test_hostile_bounds(void **state)
 	    SPF_PERMERROR);
 	/* the record, ten terms asked in turn, ten ahead at most */
 	assert_true(zone.queries <= 1 + 2 * SPF_MAX_DNS_MECH);
+	/* the same tree where every mx target has 10 hosts: the hosts
+	 * of what is asked ahead stay inside POOL_AHEAD, the whole inside
+	 * POOL_MAX, and the evaluation asks nothing it was refused */
+	for (i = 0; i < 20; i++)
+		for (j = 0; j < 20; j++) {
+			snprintf(line, sizeof(line), "m%d.i%d.example.com", j, i);
+			mx_hosts(line, 10, -1, NULL);
+		}
+	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
+	    SPF_PERMERROR);
+	assert_non_null(strstr(out.problem, "more than 10"));
+	assert_true(zone.queries <= POOL_MAX);
+	/* what the evaluation needs: two records, then 9 mx terms of
+	 * include:i0 with their hosts before the eleventh term */
+	assert_true(zone.queries >= 2 + 9 * 11);
 }
 
 static void
@@ -1365,6 +1382,15 @@ test_void_lookups_fanout(void **state)
 	assert_int_equal(check("192.0.2.1", "u@example.com", "h.example", &out),
 	    SPF_FAIL);
 	assert_int_equal(out.void_lookups, 0);
+	/* ptr's PTR lookup is made whatever its target: a target with a
+	 * label of 70 bytes is no name, the lookup still counts (1) */
+	memzone_clear(&zone);
+	txt("example.com", "v=spf1 ptr:%{l}.x.example.com a:n1.example.com "
+	    "a:n2.example.com -all");
+	assert_int_equal(check("192.0.2.1", "a23456789a23456789a23456789a2345"
+	    "6789a23456789a23456789a234567890@example.com", "h.example", &out),
+	    SPF_PERMERROR);
+	assert_int_equal(out.void_lookups, 3);
 	/* %{p}: the PTR lookup finds nothing (1), exists (2), a (3) */
 	memzone_clear(&zone);
 	txt("example.com", "v=spf1 exists:%{p}.x.example.com "

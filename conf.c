@@ -895,23 +895,35 @@ struct netlist {
 	size_t n;
 };
 
+/* The Rust spf-milter's keyword (0.6 on): the loopback networks, as
+ * its Rust standard library defines them (127.0.0.0/8, ::1). */
+static const char *const loopback_networks[] = { "127.0.0.0/8", "::1/128" };
+
 static int
 add_network(struct parse *p, const char *key, const char *item, void *arg)
 {
 	struct netlist *l = arg;
 	struct conf_network *v;
 	char buf[80];
+	size_t i, n = 1;
 
-	v = realloc(l->v, (l->n + 1) * sizeof *v);
+	if (strcasecmp(item, "loopback") == 0)
+		n = sizeof loopback_networks / sizeof loopback_networks[0];
+	v = realloc(l->v, (l->n + n) * sizeof *v);
 	if (v == NULL) {
 		perr(p, "out of memory");
 		return -1;
 	}
 	l->v = v;
+	if (n > 1) {
+		for (i = 0; i < n; i++)
+			(void)parse_network(loopback_networks[i], &v[l->n++]);
+		return 0;
+	}
 	if (parse_network(item, &v[l->n]) == -1) {
 		perr(p, "invalid network \"%s\" in %s (expected an IPv4 or "
 		    "IPv6 address, optionally with /PREFIX, e.g. "
-		    "192.0.2.0/24 or 2001:db8::/32)",
+		    "192.0.2.0/24 or 2001:db8::/32, or loopback)",
 		    shown(item, buf, sizeof buf), key);
 		return -1;
 	}

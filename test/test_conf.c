@@ -588,10 +588,10 @@ test_networks(void **state)
 	expect_errors("trusted_networks = 10.0.0.0/33, example.org\n",
 	    "t.conf:1: invalid network \"10.0.0.0/33\" in trusted_networks "
 	    "(expected an IPv4 or IPv6 address, optionally with /PREFIX, e.g. "
-	    "192.0.2.0/24 or 2001:db8::/32)\n"
+	    "192.0.2.0/24 or 2001:db8::/32, or loopback)\n"
 	    "t.conf:1: invalid network \"example.org\" in trusted_networks "
 	    "(expected an IPv4 or IPv6 address, optionally with /PREFIX, e.g. "
-	    "192.0.2.0/24 or 2001:db8::/32)\n");
+	    "192.0.2.0/24 or 2001:db8::/32, or loopback)\n");
 	assert_null(load("trusted_networks = ::1/129\n"));
 	assert_null(load("trusted_networks = 10.0.0.0/\n"));
 }
@@ -628,6 +628,34 @@ test_skip_senders(void **state)
 	    "an address user@example.org, a domain example.org, or "
 	    ".example.org for its subdomains)\n");
 	assert_null(load("skip_senders = user@\n"));
+}
+
+/* The Rust spf-milter's "loopback" (its 0.6 and 0.7 man pages write
+ * "trusted_networks = loopback, 12.45.2.192/28"). */
+static void
+test_networks_loopback(void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	c = expect_ok("trusted_networks = loopback, 12.45.2.192/28\n");
+	assert_int_equal(c->ntrusted_networks, 3);
+	assert_true(trusted(c, "127.0.0.1"));
+	assert_true(trusted(c, "127.200.0.9"));
+	assert_true(trusted(c, "::1"));
+	assert_true(trusted(c, "::ffff:127.0.0.2"));
+	assert_true(trusted(c, "12.45.2.207"));
+	assert_false(trusted(c, "12.45.2.208"));
+	assert_false(trusted(c, "::2"));
+	assert_false(trusted(c, "128.0.0.1"));
+	conf_free(c);
+	/* any case, once or twice, alone */
+	c = expect_ok("trusted_networks = LoopBack\n");
+	assert_int_equal(c->ntrusted_networks, 2);
+	assert_true(trusted(c, "::1"));
+	conf_free(c);
+	assert_null(load("trusted_networks = loopback/8\n"));
+	assert_null(load("trusted_networks = loop back\n"));
 }
 
 /* ---------------------------------------------------------- logging */
@@ -1044,6 +1072,7 @@ main(void)
 		cmocka_unit_test(test_hostname),
 		cmocka_unit_test(test_networks),
 		cmocka_unit_test(test_skip_senders),
+		cmocka_unit_test(test_networks_loopback),
 		cmocka_unit_test(test_logging),
 		cmocka_unit_test(test_dns_timeout),
 		cmocka_unit_test(test_dns_servers),

@@ -56,13 +56,14 @@ static setter_fn set_socket, set_socket_mode, set_user, set_bool,
     set_results, set_reply_code, set_status_code, set_reply_text,
     set_header, set_hostname, set_authserv_id, set_networks,
     set_skip_senders, set_log_destination, set_log_level, set_facility,
-    set_dns_timeout, set_dns_servers, set_cache_size, set_cache_bytes;
+    set_dns_timeout, set_dns_servers, set_cache_size, set_cache_bytes,
+    set_names;
 static printer_fn print_socket, print_socket_mode, print_user, print_bool,
     print_results, print_reply_code, print_status_code, print_reply_text,
     print_header, print_hostname, print_authserv_id, print_networks,
     print_skip_senders, print_log_destination, print_log_level,
     print_facility, print_dns_timeout, print_dns_servers, print_cache_size,
-    print_cache_bytes;
+    print_cache_bytes, print_names;
 
 /* Selectors for the bool and result-set parameters. */
 enum {
@@ -70,6 +71,9 @@ enum {
 	B_DRY_RUN,
 	R_DEFINITIVE_HELO, R_REJECT, R_REJECT_HELO
 };
+
+/* Selectors for the name lists of the exemptions. */
+enum { L_FORWARDERS, L_FORWARDER_DOMAINS, L_EXEMPT_RECIPIENTS };
 
 #define REPLY_KEYS(r, name) \
 	X(name "_reply_code", reply_code, r) \
@@ -100,6 +104,9 @@ enum {
 	X("trusted_networks", networks, 0) \
 	X("trust_authenticated_senders", bool, B_TRUST_AUTH) \
 	X("skip_senders", skip_senders, 0) \
+	X("trusted_forwarders", names, L_FORWARDERS) \
+	X("trusted_forwarder_domains", names, L_FORWARDER_DOMAINS) \
+	X("exempt_recipients", names, L_EXEMPT_RECIPIENTS) \
 	X("dry_run", bool, B_DRY_RUN) \
 	X("log_destination", log_destination, 0) \
 	X("log_level", log_level, 0) \
@@ -895,23 +902,35 @@ struct netlist {
 	size_t n;
 };
 
+/* The Rust spf-milter's keyword (0.6 on): the loopback networks, as
+ * its Rust standard library defines them (127.0.0.0/8, ::1). */
+static const char *const loopback_networks[] = { "127.0.0.0/8", "::1/128" };
+
 static int
 add_network(struct parse *p, const char *key, const char *item, void *arg)
 {
 	struct netlist *l = arg;
 	struct conf_network *v;
 	char buf[80];
+	size_t i, n = 1;
 
-	v = realloc(l->v, (l->n + 1) * sizeof *v);
+	if (strcasecmp(item, "loopback") == 0)
+		n = sizeof loopback_networks / sizeof loopback_networks[0];
+	v = realloc(l->v, (l->n + n) * sizeof *v);
 	if (v == NULL) {
 		perr(p, "out of memory");
 		return -1;
 	}
 	l->v = v;
+	if (n > 1) {
+		for (i = 0; i < n; i++)
+			(void)parse_network(loopback_networks[i], &v[l->n++]);
+		return 0;
+	}
 	if (parse_network(item, &v[l->n]) == -1) {
 		perr(p, "invalid network \"%s\" in %s (expected an IPv4 or "
 		    "IPv6 address, optionally with /PREFIX, e.g. "
-		    "192.0.2.0/24 or 2001:db8::/32)",
+		    "192.0.2.0/24 or 2001:db8::/32, or loopback)",
 		    shown(item, buf, sizeof buf), key);
 		return -1;
 	}
@@ -1033,6 +1052,137 @@ print_skip_senders(const struct conf *c, int arg, FILE *out)
 	(void)arg;
 	for (i = 0; i < c->nskip_senders; i++)
 		fprintf(out, "%s%s", i > 0 ? ", " : "", c->skip_senders[i]);
+}
+
+/* ----------------------------------------------------- exemption lists */
+
+static char ***
+names_slot(struct conf *c, int arg, size_t **n)
+{
+	switch (arg) {
+	case L_FORWARDERS:
+		*n = &c->ntrusted_forwarders;
+		return &c->trusted_forwarders;
+	case L_FORWARDER_DOMAINS:
+		*n = &c->ntrusted_forwarder_domains;
+		return &c->trusted_forwarder_domains;
+	default:
+		*n = &c->nexempt_recipients;
+		return &c->exempt_recipients;
+	}
+}
+
+/* A local-part as an entry of exempt_recipients gives it: printable
+ * ASCII without blanks, '@', '<', '>' or ',', at most 64 octets (RFC
+ * 5321 4.5.3.1.1).  Quoted local-parts are not supported. */
+static int
+valid_local_part(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > 64)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f || strchr("@<>,\"", s[i]))
+			return 0;
+	return 1;
+}
+
+/* Is ITEM a valid entry of list ARG?  A host name ends without a dot
+ * (the caller strips one). */
+static int
+valid_name_entry(int arg, const char *item)
+{
+	const char *at;
+
+	switch (arg) {
+	case L_FORWARDERS:
+		return valid_hostname(item[0] == '.' ? item + 1 : item);
+	case L_FORWARDER_DOMAINS:
+		return valid_hostname(item);
+	default:
+		if ((at = strrchr(item, '@')) == NULL)
+			return valid_local_part(item, strlen(item));
+		return valid_local_part(item, (size_t)(at - item)) &&
+		    valid_hostname(at + 1);
+	}
+}
+
+/* One list being read, and which one it is. */
+struct namelist {
+	struct strlist l;
+	int which;
+};
+
+static int
+add_name(struct parse *p, const char *key, const char *item, void *arg)
+{
+	static const char *const help[] = {
+		"a host name such as mx2.example.org, or .example.net for "
+		    "every name below example.net",
+		"a domain whose own SPF record lists its forwarders, such as "
+		    "forwarder.example",
+		"a local-part such as postmaster, or an address such as "
+		    "abuse@example.org"
+	};
+	struct strlist *l = &((struct namelist *)arg)->l;
+	int which = ((struct namelist *)arg)->which;
+	char buf[80], **v, *s;
+	size_t n = strlen(item);
+
+	if ((s = strdup(item)) == NULL) {
+		perr(p, "out of memory");
+		return -1;
+	}
+	/* a host name written fully qualified, with its final dot */
+	if (which != L_EXEMPT_RECIPIENTS && n > 1 && s[n - 1] == '.' &&
+	    s[n - 2] != '.')
+		s[n - 1] = '\0';
+	if (!valid_name_entry(which, s)) {
+		perr(p, "invalid entry \"%s\" in %s (expected %s)",
+		    shown(item, buf, sizeof buf), key, help[which]);
+		free(s);
+		return -1;
+	}
+	if ((v = realloc(l->v, (l->n + 1) * sizeof *v)) == NULL) {
+		perr(p, "out of memory");
+		free(s);
+		return -1;
+	}
+	l->v = v;
+	v[l->n++] = s;
+	for (; *s != '\0'; s++)
+		*s = (char)tolower((unsigned char)*s);
+	return 0;
+}
+
+static int
+set_names(struct parse *p, int arg, const char *key, const char *value)
+{
+	struct namelist nl = { { NULL, 0 }, arg };
+	char ***slot;
+	size_t *n;
+
+	if (each_item(p, key, value, add_name, &nl) == -1) {
+		free_strlist(nl.l.v, nl.l.n);
+		return -1;
+	}
+	slot = names_slot(p->c, arg, &n);
+	free_strlist(*slot, *n);
+	*slot = nl.l.v;
+	*n = nl.l.n;
+	return 0;
+}
+
+static void
+print_names(const struct conf *c, int arg, FILE *out)
+{
+	char **v;
+	size_t *n, i;
+
+	v = *names_slot((struct conf *)(uintptr_t)c, arg, &n);
+	for (i = 0; i < *n; i++)
+		fprintf(out, "%s%s", i > 0 ? ", " : "", v[i]);
 }
 
 /* ------------------------------------------------------------- logging */
@@ -1467,6 +1617,10 @@ destroy(struct conf *c)
 	free(c->authserv_id);
 	free(c->trusted_networks);
 	free_strlist(c->skip_senders, c->nskip_senders);
+	free_strlist(c->trusted_forwarders, c->ntrusted_forwarders);
+	free_strlist(c->trusted_forwarder_domains,
+	    c->ntrusted_forwarder_domains);
+	free_strlist(c->exempt_recipients, c->nexempt_recipients);
 	free(c);
 }
 
@@ -2101,5 +2255,54 @@ conf_skip_sender(const struct conf *c, const char *sender)
 	for (i = 0; i < c->nskip_senders; i++)
 		if (sender_matches(c->skip_senders[i], addr, alen, domain, dlen))
 			return 1;
+	return 0;
+}
+
+int
+conf_trusted_forwarder(const struct conf *c, const char *name)
+{
+	size_t len = strlen(name), elen, i;
+
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	for (i = 0; i < c->ntrusted_forwarders; i++) {
+		const char *e = c->trusted_forwarders[i];
+
+		elen = strlen(e);
+		if (e[0] == '.' ? len > elen &&
+		    strncasecmp(name + len - elen, e, elen) == 0 :
+		    len == elen && strncasecmp(name, e, len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+conf_exempt_recipient(const struct conf *c, const char *rcpt)
+{
+	const char *addr = rcpt, *at, *colon;
+	size_t alen, llen, i;
+
+	if (rcpt == NULL)
+		return 0;
+	if (*addr == '<')
+		addr++;
+	/* RFC 5321 4.1.2: a source route before the address */
+	if (*addr == '@' && (colon = strchr(addr, ':')) != NULL)
+		addr = colon + 1;
+	alen = strlen(addr);
+	if (alen > 0 && addr[alen - 1] == '>')
+		alen--;
+	at = memrchr(addr, '@', alen);
+	llen = at != NULL ? (size_t)(at - addr) : alen;
+	for (i = 0; i < c->nexempt_recipients; i++) {
+		const char *e = c->exempt_recipients[i];
+		size_t elen = strlen(e);
+
+		if (strchr(e, '@') != NULL ?
+		    elen == alen && strncasecmp(e, addr, alen) == 0 :
+		    elen == llen && strncasecmp(e, addr, llen) == 0)
+			return 1;
+	}
 	return 0;
 }

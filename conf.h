@@ -123,6 +123,20 @@ struct conf {
 	 * conf_skip_sender(). */
 	char **skip_senders;
 	size_t nskip_senders;
+	/* Exemptions from a rejection (spf-milter.conf(5), "Forwarders and
+	 * backup MX"), all lower-cased.  trusted_forwarders: host names
+	 * "mx2.example.org" (that name) or ".example.net" (any name below
+	 * it), matched against forward-confirmed PTR names of the client
+	 * with conf_trusted_forwarder().  trusted_forwarder_domains: domains
+	 * whose own SPF record the client must pass.  exempt_recipients:
+	 * local-parts "postmaster" (at any domain) and addresses
+	 * "abuse@example.org"; conf_exempt_recipient(). */
+	char **trusted_forwarders;
+	size_t ntrusted_forwarders;
+	char **trusted_forwarder_domains;
+	size_t ntrusted_forwarder_domains;
+	char **exempt_recipients;
+	size_t nexempt_recipients;
 
 	bool dry_run;				/* default no */
 	enum conf_log_destination log_destination;	/* default syslog */
@@ -184,6 +198,18 @@ int conf_trusted_ip(const struct conf *c, int family, const unsigned char *ip);
 /* 1 if SENDER (an address local@domain, case-insensitive) is in
  * skip_senders.  The null sender is never skipped. */
 int conf_skip_sender(const struct conf *c, const char *sender);
+
+/* 1 if NAME (a host name from DNS, any case, a trailing dot allowed)
+ * is in trusted_forwarders: equal to an entry, or below a ".suffix"
+ * entry. */
+int conf_trusted_forwarder(const struct conf *c, const char *name);
+
+/* 1 if RCPT (an RCPT TO argument, angle brackets and a source route
+ * allowed) is in exempt_recipients: its local-part equals a local-part
+ * entry, or the whole address an address entry; case-insensitive.
+ * "<Postmaster>" without a domain matches "postmaster" (RFC 5321
+ * 4.5.1). */
+int conf_exempt_recipient(const struct conf *c, const char *rcpt);
 
 /* Parse one nameserver as dns_servers lists them: "192.0.2.1",
  * "192.0.2.1:5353", "2001:db8::1", "[2001:db8::1]", "[2001:db8::1]:5353";

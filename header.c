@@ -325,6 +325,59 @@ slen(const char *s)
 	return s != NULL ? strlen(s) : 0;
 }
 
+/* Does V carry a note with a word in it? */
+static int
+has_note(const struct hdr_verdict *v)
+{
+	return v->note != NULL && v->note[strspn(v->note, " ")] != '\0';
+}
+
+/*
+ * NOTE (has_note()) as the words of a comment, PRE before the first, POST
+ * after the last.  Letters, digits, '.', ',', ':', '-' and '_' stay; any
+ * other byte becomes '?': no ';', '=', quote or parenthesis that a
+ * reader splitting naively could take for structure (a name in a note
+ * may come from DNS).
+ */
+static void
+field_note(struct field *f, const char *note, const char *pre,
+    const char *post)
+{
+	const char *p = note + strspn(note, " "), *next;
+	size_t n, i;
+	int first = 1;
+
+	while (*p != '\0') {
+		n = strcspn(p, " ");
+		next = p + n + strspn(p + n, " ");
+		field_sep(f, (first ? strlen(pre) : 0) + n +
+		    (*next == '\0' ? strlen(post) : 0));
+		if (first)
+			field_add(f, pre, strlen(pre));
+		for (i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)p[i];
+			char out = (c < 0x80 && (isalnum(c) ||
+			    strchr(".,:-_", c) != NULL)) ? (char)c : '?';
+
+			field_add(f, &out, 1);
+		}
+		if (*next == '\0')
+			field_add(f, post, strlen(post));
+		first = 0;
+		p = next;
+	}
+}
+
+/* One word of ours and END as one word. */
+static void
+field_word_end(struct field *f, const char *w, const char *end)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%s%s", w, end);
+	field_word(f, buf);
+}
+
 /*
  * The envelope sender, whole: the MAIL FROM address, or postmaster@HELO
  * for the null sender (RFC 7208 2.4; pyspf writes the same in both
@@ -353,8 +406,9 @@ mailbox_domain(const char *m)
 	return at != NULL ? at + 1 : m;
 }
 
-/* The comment of Received-SPF (RFC 7208 9.1): who said what about whom.
- * The words around WHO and IP are ours. */
+/* The comment of Received-SPF (RFC 7208 9.1): who said what about whom,
+ * then, after a comma, the note of V.  The words around WHO and IP are
+ * ours. */
 static void
 received_comment(struct field *f, const struct hdr_verdict *v,
     const char *receiver, const char *mbox)
@@ -362,7 +416,8 @@ received_comment(struct field *f, const struct hdr_verdict *v,
 	const char *who = v->identity == SPF_ID_HELO ?
 	    (v->helo ? v->helo : "") : mbox;
 	const char *ip = v->ip != NULL ? v->ip : "";
-	const char *before, *after;
+	const char *before = NULL, *after = NULL;
+	const char *end = has_note(v) ? "," : ")";
 
 	field_comment_word(f, "(", receiver, ":");
 	switch (v->out.result) {
@@ -381,28 +436,35 @@ received_comment(struct field *f, const struct hdr_verdict *v,
 	case SPF_NEUTRAL:
 		field_comment_word(f, "", ip, "");
 		field_words(f, "is neither permitted nor denied by domain of");
-		field_comment_word(f, "", who, ")");
-		return;
+		field_comment_word(f, "", who, end);
+		break;
 	case SPF_TEMPERROR:
 		field_words(f, "error in processing during lookup of");
-		field_comment_word(f, "", who, ")");
-		return;
+		field_comment_word(f, "", who, end);
+		break;
 	case SPF_PERMERROR:
 		field_words(f, "domain of");
 		field_comment_word(f, "", who, "");
-		field_words(f, "has an invalid SPF record)");
-		return;
+		field_words(f, "has an invalid SPF");
+		field_word_end(f, "record", end);
+		break;
 	default:
 		field_words(f, "domain of");
 		field_comment_word(f, "", who, "");
-		field_words(f, "does not designate permitted sender hosts)");
-		return;
+		field_words(f, "does not designate permitted sender");
+		field_word_end(f, "hosts", end);
+		break;
 	}
-	field_words(f, before);
-	field_comment_word(f, "", who, "");
-	field_words(f, after);
-	field_comment_word(f, "", ip, "");
-	field_words(f, "as permitted sender)");
+	if (before != NULL) {
+		field_words(f, before);
+		field_comment_word(f, "", who, "");
+		field_words(f, after);
+		field_comment_word(f, "", ip, "");
+		field_words(f, "as permitted");
+		field_word_end(f, "sender", end);
+	}
+	if (has_note(v))
+		field_note(f, v->note, "", ")");
 }
 
 /* One key=value pair of a field. */
@@ -442,7 +504,7 @@ hdr_received_spf(const struct hdr_verdict *v, const char *receiver)
 		return NULL;
 	if (field_init(&f, "Received-SPF", 2 * slen(receiver) + slen(v->ip) +
 	    2 * strlen(mbox) + 2 * slen(v->helo) + sizeof(v->out.problem) +
-	    sizeof(v->out.mechanism)) != 0) {
+	    sizeof(v->out.mechanism) + slen(v->note)) != 0) {
 		free(mbox);
 		return NULL;
 	}
@@ -487,7 +549,7 @@ hdr_auth_results(const struct hdr_verdict *v, int n, const char *authserv_id)
 	for (i = 0; i < n; i++) {
 		if ((mbox[i] = mailbox(&v[i])) == NULL)
 			ok = 0;
-		total += slen(v[i].helo) + slen(mbox[i]);
+		total += slen(v[i].helo) + slen(mbox[i]) + slen(v[i].note);
 	}
 	if (!ok || field_init(&f, "Authentication-Results", total) != 0) {
 		free(mbox[0]);
@@ -506,6 +568,9 @@ hdr_auth_results(const struct hdr_verdict *v, int n, const char *authserv_id)
 		field_sep(&f, 4 + strlen(r));
 		field_add(&f, "spf=", 4);
 		field_add(&f, r, strlen(r));
+		/* RFC 8601 2.2: a comment may follow the result */
+		if (has_note(&v[i]))
+			field_note(&f, v[i].note, "(", ")");
 		if (v[i].identity == SPF_ID_HELO)
 			field_pair(&f, "smtp.helo", v[i].helo ? v[i].helo : "",
 			    BARE_TOKEN, end);

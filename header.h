@@ -24,6 +24,11 @@ struct hdr_verdict {
 	const char *helo;	/* HELO/EHLO argument; may be NULL */
 	const char *sender;	/* MAIL FROM address as given, "" for <> */
 	struct spf_outcome out;
+	/* Why the result was not enforced (an exemption), in words, or
+	 * NULL.  Both fields write it as a comment beside the true result:
+	 * letters, digits, blanks and ".,:-_" as they are, any other byte
+	 * as '?'. */
+	const char *note;
 };
 
 /* ------------------------------------------------------------- log lines */

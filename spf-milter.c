@@ -306,6 +306,22 @@ struct deletions {
 	int overflow;		/* one could not be remembered */
 };
 
+/* What lifts a refusal: a client vouched for by DNS (trusted_forwarders,
+ * trusted_forwarder_domains). */
+enum exempt_kind { EXEMPT_NONE, EXEMPT_FORWARDER, EXEMPT_FORWARDER_DOMAIN };
+
+struct exemption {
+	enum exempt_kind kind;
+	int checked;		/* the checks ran */
+	char name[256];		/* the forwarder's confirmed name, or domain */
+	char why_not[200];	/* checked, none applies: what was found */
+	unsigned queries;	/* DNS questions the checks asked */
+	unsigned ms;		/* and how long they took */
+};
+
+/* The phases of the procedure; -q keeps the trace of each apart. */
+enum { PHASE_MAILFROM, PHASE_HELO, PHASE_EXEMPT, NPHASES };
+
 struct session {
 	struct conf *conf;	/* the snapshot taken at connect */
 	unsigned gen;
@@ -319,12 +335,24 @@ struct session {
 	int helo_valid;		/* a domain name that can be verified */
 	int helo_done;		/* helo_out holds this HELO's result */
 	struct spf_outcome helo_out;
+	/* the procedure's means: the resolver, and for -q a trace of each
+	 * phase and the MAIL FROM result it has already */
+	struct resolver *dns;
+	spf_trace_fn *trace;
+	void *trace_arg;
+	int phase;
+	const struct spf_outcome *mailfrom_given;
 	/* per message */
 	char *sender;
 	int skip;		/* authenticated or skip_senders */
 	struct hdr_verdict v[2];
 	int nv;
 	int final;		/* index into v of the result that counts */
+	int helo_cached;	/* the HELO result came from helo_out */
+	int definitive;		/* v[final] is a definitive HELO result */
+	int reject;		/* v[final]'s result is one to refuse */
+	struct exemption ex;	/* checked when reject is set */
+	int rcpt_exempt;	/* recipients accepted by exempt_recipients */
 	struct deletions del[2];	/* incoming fields to delete */
 };
 
@@ -338,6 +366,11 @@ message_reset(struct session *s)
 	s->skip = 0;
 	s->nv = 0;
 	s->final = -1;
+	s->helo_cached = 0;
+	s->definitive = 0;
+	s->reject = 0;
+	memset(&s->ex, 0, sizeof(s->ex));
+	s->rcpt_exempt = 0;
 	for (i = 0; i < 2; i++) {
 		s->del[i].seen = 0;
 		s->del[i].n = 0;
@@ -366,8 +399,9 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long f2, unsigned long f3, unsigned long *pf0,
     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
-	/* Steps we never look at, and those where we never answer. */
-	const unsigned long skip = SMFIP_NORCPT | SMFIP_NOBODY |
+	/* Steps we never look at, and those where we never answer.  RCPT
+	 * only with exempt_recipients (its refusals are given there). */
+	unsigned long skip = SMFIP_NORCPT | SMFIP_NOBODY |
 	    SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH;
 	const unsigned long nr = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR;
 	struct session *s = calloc(1, sizeof(*s));
@@ -382,6 +416,8 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		*pf1 = f1 & SMFIP_NOHDRS;
 	else
 		*pf1 = 0;
+	if (s != NULL && s->conf != NULL && s->conf->nexempt_recipients > 0)
+		skip &= ~(unsigned long)SMFIP_NORCPT;
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS);
 	if (*pf0 != (SMFIF_ADDHDRS | SMFIF_CHGHDRS))
 		logmsg(LOG_WARNING, "the MTA does not let us add or delete "
@@ -501,19 +537,50 @@ sender_address(const char *arg)
 	return strndup(p, len);
 }
 
+/* ========================================================= the procedure */
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* V set up for a verdict about IDENTITY of S's message. */
+static void
+verdict_init(const struct session *s, enum spf_identity identity,
+    struct hdr_verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->identity = identity;
+	v->ip = s->ipstr;
+	v->helo = s->helo;
+	v->sender = s->sender ? s->sender : "";
+}
+
+/* A request of S's client, traced when S is (-q). */
+static void
+request_init(const struct session *s, struct spf_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->family = s->family;
+	memcpy(req->ip, s->ip, sizeof(req->ip));
+	req->helo = s->helo;
+	req->receiver = s->conf->hostname;
+	req->trace = s->trace;
+	req->trace_arg = s->trace_arg;
+}
+
 /* Run check_host() for IDENTITY into V. */
 static void
 verify(struct session *s, enum spf_identity identity, struct hdr_verdict *v)
 {
 	struct spf_request req;
 	struct spf_resolver res;
-	struct resolver *d;
 
-	memset(v, 0, sizeof(*v));
-	v->identity = identity;
-	v->ip = s->ipstr;
-	v->helo = s->helo;
-	v->sender = s->sender ? s->sender : "";
+	verdict_init(s, identity, v);
 	if (identity == SPF_ID_HELO && !s->helo_valid) {
 		/* An IP literal or a non-domain HELO: nothing to verify.
 		 * One too long for the field is no domain: shown cut, and
@@ -526,23 +593,296 @@ verify(struct session *s, enum spf_identity identity, struct hdr_verdict *v)
 		}
 		return;
 	}
-	memset(&req, 0, sizeof(req));
-	req.family = s->family;
-	memcpy(req.ip, s->ip, sizeof(req.ip));
+	request_init(s, &req);
 	req.identity = identity;
 	req.sender = v->sender;
-	req.helo = s->helo;
-	req.receiver = s->conf->hostname;
-	if ((d = thread_dns(s->conf, s->gen)) == NULL) {
+	if (s->dns == NULL) {
 		v->out.result = SPF_TEMPERROR;
 		spf_strlcpy_exact(v->out.problem, "no DNS resolver available",
 		    sizeof(v->out.problem));
 		logmsg(LOG_ERR, "cannot set up a DNS resolver");
 		return;
 	}
-	resolver_begin(d, s->conf->dns_timeout_ms, &res);
+	resolver_begin(s->dns, s->conf->dns_timeout_ms, &res);
 	spf_check(&req, &res, &v->out);
 }
+
+static int
+want_forwarder(void *arg, const char *name)
+{
+	return conf_trusted_forwarder(arg, name);
+}
+
+/*
+ * The time the exemption checks may take: dns_timeout, but never beyond
+ * twice dns_timeout from START, when the MAIL FROM step began.  HELO and
+ * MAIL FROM take dns_timeout each at most, so the MTA's reply still
+ * comes within 2 x dns_timeout (spf-milter.conf(5)).  0: no time left.
+ */
+static unsigned
+exemption_budget(const struct session *s, long long start)
+{
+	long long t = s->conf->dns_timeout_ms;
+	long long left = start + 2 * t - now_ms();
+
+	return left <= 0 ? 0 : (unsigned)(left < t ? left : t);
+}
+
+/* Does the client pass the SPF record of DOMAIN, within MS?  As
+ * check_host(client address, DOMAIN, postmaster@DOMAIN), the client's
+ * HELO name as %{h}: pypolicyd-spf's Domain_Whitelist. */
+static enum spf_result
+forwarder_domain(struct session *s, const char *domain, unsigned ms,
+    unsigned *queries)
+{
+	struct spf_request req;
+	struct spf_resolver res;
+	struct spf_outcome out;
+	struct spf_buf b;
+	char sender[300];
+
+	/* conf.c keeps a domain to 253 bytes: it always fits */
+	spf_buf_init(&b, sender, sizeof(sender));
+	if (spf_buf_addf(&b, "postmaster@%s", domain) != 0)
+		return SPF_NONE;
+	request_init(s, &req);
+	req.identity = SPF_ID_MAILFROM;
+	req.sender = sender;
+	resolver_begin(s->dns, ms, &res);
+	spf_check(&req, &res, &out);
+	*queries += out.queries;
+	return out.result;
+}
+
+/*
+ * May the refusal of S's message be lifted?  trusted_forwarders first: a
+ * PTR name of the client that is listed and whose own A/AAAA records
+ * hold its address (spf.c validates it as ptr does; a name not listed
+ * costs no question); then each of trusted_forwarder_domains in turn,
+ * until the client passes one's SPF record.  The HELO name and the
+ * sender play no part: both are the client's to choose.  Within
+ * exemption_budget(): what is not answered by then exempts nothing.
+ */
+static void
+check_exemptions(struct session *s, long long start)
+{
+	const struct conf *c = s->conf;
+	struct exemption *ex = &s->ex;
+	struct spf_request req;
+	struct spf_resolver res;
+	struct spf_names names;
+	struct spf_buf why;
+	long long t0 = now_ms(), left;
+	unsigned budget = exemption_budget(s, start);
+	enum spf_result r;
+	size_t i;
+
+	if (c->ntrusted_forwarders == 0 && c->ntrusted_forwarder_domains == 0)
+		return;
+	ex->checked = 1;
+	spf_buf_init(&why, ex->why_not, sizeof(ex->why_not));
+	if (budget == 0 || s->dns == NULL) {
+		spf_buf_adds(&why, s->dns == NULL ? "no DNS resolver" :
+		    "no time left within 2 x dns_timeout");
+		return;
+	}
+	if (c->ntrusted_forwarders > 0) {
+		request_init(s, &req);
+		resolver_begin(s->dns, budget, &res);
+		spf_validated_names(&req, &res, want_forwarder, (void *)c,
+		    &names);
+		ex->queries += names.queries;
+		if (names.count > 0) {
+			ex->kind = EXEMPT_FORWARDER;
+			memcpy(ex->name, names.name[0], sizeof(ex->name));
+			goto done;
+		}
+		spf_buf_addf(&why, "no PTR name in trusted_forwarders "
+		    "confirmed (PTR lookup: %s)", names.ptr == SPF_DNS_OK ?
+		    "answered" : names.ptr == SPF_DNS_TIMEOUT ? "timeout" :
+		    names.ptr == SPF_DNS_SERVFAIL ? "failed" : "no name");
+	}
+	for (i = 0; i < c->ntrusted_forwarder_domains; i++) {
+		const char *d = c->trusted_forwarder_domains[i];
+
+		if (why.len > 0)
+			spf_buf_adds(&why, ", ");
+		if ((left = t0 + budget - now_ms()) <= 0) {
+			spf_buf_addf(&why, "%s not asked (no time left)", d);
+			break;
+		}
+		r = forwarder_domain(s, d, (unsigned)left, &ex->queries);
+		if (r == SPF_PASS) {
+			ex->kind = EXEMPT_FORWARDER_DOMAIN;
+			spf_strlcpy_exact(ex->name, d, sizeof(ex->name));
+			goto done;
+		}
+		spf_buf_addf(&why, "%s gives %s", d, spf_result_name(r));
+	}
+	if (why.overflow)	/* a log and -q text: marked, not cut silently */
+		memcpy(ex->why_not + sizeof(ex->why_not) - 4, "...", 4);
+done:
+	ex->ms = (unsigned)(now_ms() - t0);
+}
+
+/* Room for the words of an exemption: a name of 255 bytes and ours. */
+#define REASON_MAX	400
+
+/* Why the refusal was lifted, in words ("trusted forwarder
+ * mx2.example.org, PTR confirmed"), into BUF of REASON_MAX bytes, after
+ * PREFIX. */
+static const char *
+exemption_reason(const struct exemption *ex, const char *prefix,
+    char buf[REASON_MAX])
+{
+	struct spf_buf b;
+
+	/* a name of 255 bytes fits with our words: never cut */
+	spf_buf_init(&b, buf, REASON_MAX);
+	spf_buf_addf(&b, ex->kind == EXEMPT_FORWARDER ?
+	    "%strusted forwarder %s, PTR confirmed" :
+	    "%strusted forwarder domain %s, SPF pass", prefix, ex->name);
+	return buf;
+}
+
+/*
+ * The HELO -> MAIL FROM procedure for the message of S, up to the
+ * decision, acting on nothing: the verdicts in s->v (s->final the one
+ * that counts), whether its result is one to refuse (s->reject) and, if
+ * so, whether an exemption lifts that (s->ex).  The milter (cb_envfrom)
+ * and the query tool (-q) both run it and act on it each in its way.
+ * HELO first when verify_helo: its result ends the procedure when it is
+ * to be refused or definitive.
+ */
+static void
+procedure(struct session *s)
+{
+	const struct conf *c = s->conf;
+	long long start = now_ms();
+	struct hdr_verdict *v;
+
+	if (c->verify_helo && s->helo != NULL) {
+		s->phase = PHASE_HELO;
+		v = &s->v[s->nv];
+		if (s->helo_done) {
+			verdict_init(s, SPF_ID_HELO, v);
+			v->out = s->helo_out;
+			s->helo_cached = 1;
+		} else {
+			verify(s, SPF_ID_HELO, v);
+			s->helo_out = v->out;
+			s->helo_done = 1;
+		}
+		s->final = s->nv++;
+		s->definitive = (c->definitive_helo_results &
+		    CONF_RESULT_BIT(v->out.result)) != 0;
+		s->reject = (c->reject_helo_results &
+		    CONF_RESULT_BIT(v->out.result)) != 0;
+		if (s->reject || s->definitive)
+			goto exempt;
+	}
+	s->phase = PHASE_MAILFROM;
+	v = &s->v[s->nv];
+	if (s->mailfrom_given != NULL) {
+		verdict_init(s, SPF_ID_MAILFROM, v);
+		v->out = *s->mailfrom_given;
+	} else {
+		verify(s, SPF_ID_MAILFROM, v);
+	}
+	s->final = s->nv++;
+	s->definitive = 0;
+	s->reject = (c->reject_results & CONF_RESULT_BIT(v->out.result)) != 0;
+exempt:
+	if (s->reject) {
+		s->phase = PHASE_EXEMPT;
+		check_exemptions(s, start);
+	}
+}
+
+/* What the procedure's outcome makes of the message. */
+enum action {
+	ACT_ACCEPT,		/* nothing to refuse */
+	ACT_SKIP,		/* a refusal lifted by an exemption */
+	ACT_REJECT_RCPT,	/* refused at RCPT TO, but for exempt_recipients */
+	ACT_REJECT		/* refused at MAIL FROM */
+};
+
+static enum action
+action_of(const struct session *s)
+{
+	if (!s->reject)
+		return ACT_ACCEPT;
+	if (s->ex.kind != EXEMPT_NONE)
+		return ACT_SKIP;
+	if (s->conf->nexempt_recipients > 0)
+		return ACT_REJECT_RCPT;
+	return ACT_REJECT;
+}
+
+/* What the header fields say beside the true result of a message whose
+ * refusal was not enforced, into BUF; NULL when it was enforced. */
+static const char *
+not_enforced(const struct session *s, char buf[REASON_MAX])
+{
+	switch (action_of(s)) {
+	case ACT_SKIP:
+		return exemption_reason(&s->ex, "not enforced: ", buf);
+	case ACT_REJECT_RCPT:
+		return "not enforced: exempt recipients only";
+	default:
+		return NULL;
+	}
+}
+
+/* A header field for the message, as header.c built it (free value). */
+struct out_field {
+	const char *name;
+	char *value;	/* NULL: out of memory */
+};
+
+#define OUT_FIELDS_MAX	3
+
+/*
+ * The header fields of the configured kinds for S's message, top to
+ * bottom, NOTE (or NULL) beside the final result.  With both identities
+ * recorded, the final result is where its readers look: the top-most
+ * Received-SPF (RFC 7208 9.1 puts a new one above the others; OpenDMARC
+ * and SpamAssassin read the top one) and the last result of
+ * Authentication-Results (SpamAssassin reads the last).  Returns the
+ * count.
+ */
+static int
+message_fields(const struct session *s, const char *note,
+    struct out_field f[OUT_FIELDS_MAX])
+{
+	const struct conf *c = s->conf;
+	struct hdr_verdict list[2];
+	size_t h;
+	int n = 0, i, k = 0;
+
+	if (c->include_all_results && s->nv == 2)
+		list[n++] = s->v[0];
+	if (s->final >= 0 && (n == 0 || s->final != 0))
+		list[n++] = s->v[s->final];
+	if (n == 0)
+		return 0;
+	list[n - 1].note = note;
+	for (h = 0; h < c->nheader; h++) {
+		if (c->header[h] == CONF_HEADER_AUTHENTICATION_RESULTS) {
+			f[k].name = "Authentication-Results";
+			f[k++].value = hdr_auth_results(list, n, c->authserv_id);
+		} else if (c->header[h] == CONF_HEADER_RECEIVED_SPF) {
+			for (i = n; i-- > 0;) {
+				f[k].name = "Received-SPF";
+				f[k++].value = hdr_received_spf(&list[i],
+				    c->hostname);
+			}
+		}
+	}
+	return k;
+}
+
+/* ======================================================= the milter acts */
 
 /* The configured template always fits a reply, with room for values. */
 _Static_assert(CONF_REPLY_TEXT_MAX + 64 < HDR_REPLY_TEXT_MAX,
@@ -592,55 +932,57 @@ log_verdict(SMFICTX *ctx, const struct session *s, const struct hdr_verdict *v,
 	    what, hdr_esc(detail, e3, sizeof(e3)), action);
 }
 
-/* Apply the policy to V: reject when its result is in REJECT_SET. */
+/* Log the procedure's outcome for S and act on it at MAIL FROM. */
 static sfsistat
-decide(SMFICTX *ctx, struct session *s, const struct hdr_verdict *v,
-    unsigned reject_set, int definitive)
+act_mailfrom(SMFICTX *ctx, struct session *s)
 {
-	const char *code = s->conf->reply[v->out.result].code;
-	const char *action;
+	const struct hdr_verdict *v = &s->v[s->final];
+	const char *tempfail = s->conf->reply[v->out.result].code[0] == '4' ?
+	    "tempfail" : "reject";
+	char action[REASON_MAX + 40], why[REASON_MAX];
+	char e[sizeof(s->ex.why_not) * 4];
+	struct spf_buf b;
+	enum action a = action_of(s);
+	int i;
 
-	if (reject_set & CONF_RESULT_BIT(v->out.result)) {
-		if (s->conf->dry_run)
-			action = "none (dry run: reject)";
-		else
-			action = code[0] == '4' ? "tempfail" : "reject";
-	} else {
-		action = definitive ? "accept (definitive)" : "accept";
-	}
-	log_verdict(ctx, s, v, action);
-	if (reject_set & CONF_RESULT_BIT(v->out.result))
-		return reply(ctx, s, v);
-	return SMFIS_CONTINUE;
-}
-
-/* The HELO identity, verified once per HELO name; CONTINUE, or the
- * rejection. *DEFINITIVE is set when MAIL FROM need not be verified. */
-static sfsistat
-procedure_helo(SMFICTX *ctx, struct session *s, int *definitive)
-{
-	struct hdr_verdict *v = &s->v[s->nv];
-	sfsistat r;
-
-	if (s->helo_done) {
+	if (s->helo_cached)
 		logmsg(LOG_DEBUG, "%s: client=%s HELO result taken from the "
 		    "cache of this connection", queue_id(ctx), s->ipstr);
-		memset(v, 0, sizeof(*v));
-		v->identity = SPF_ID_HELO;
-		v->ip = s->ipstr;
-		v->helo = s->helo;
-		v->sender = s->sender;
-		v->out = s->helo_out;
-	} else {
-		verify(s, SPF_ID_HELO, v);
-		s->helo_out = v->out;
-		s->helo_done = 1;
+	/* a HELO result before the final one was neither refused nor
+	 * definitive */
+	for (i = 0; i < s->final; i++)
+		log_verdict(ctx, s, &s->v[i], "accept");
+	if (s->ex.checked)
+		logmsg(LOG_INFO, "%s: client=%s %s%s (DNS questions: %u, %u ms)",
+		    queue_id(ctx), s->ipstr, s->ex.kind != EXEMPT_NONE ?
+		    "exempt: " : "not exempt: ", s->ex.kind != EXEMPT_NONE ?
+		    exemption_reason(&s->ex, "", why) :
+		    hdr_esc(s->ex.why_not, e, sizeof(e)), s->ex.queries,
+		    s->ex.ms);
+	/* our words and a reason of REASON_MAX: they fit */
+	spf_buf_init(&b, action, sizeof(action));
+	switch (a) {
+	case ACT_ACCEPT:
+		log_verdict(ctx, s, v, s->definitive ? "accept (definitive)" :
+		    "accept");
+		return SMFIS_CONTINUE;
+	case ACT_SKIP:
+		spf_buf_addf(&b, "skip (%s)", exemption_reason(&s->ex, "",
+		    why));
+		log_verdict(ctx, s, v, action);
+		return SMFIS_CONTINUE;
+	case ACT_REJECT_RCPT:
+		spf_buf_addf(&b, "%s%s at RCPT TO, but for exempt_recipients%s",
+		    s->conf->dry_run ? "none (dry run: " : "", tempfail,
+		    s->conf->dry_run ? ")" : "");
+		log_verdict(ctx, s, v, action);
+		return SMFIS_CONTINUE;
+	case ACT_REJECT:
+		log_verdict(ctx, s, v, s->conf->dry_run ?
+		    "none (dry run: reject)" : tempfail);
+		break;
 	}
-	s->final = s->nv++;
-	*definitive = (s->conf->definitive_helo_results &
-	    CONF_RESULT_BIT(v->out.result)) != 0;
-	r = decide(ctx, s, v, s->conf->reject_helo_results, *definitive);
-	return r;
+	return reply(ctx, s, v);
 }
 
 static sfsistat
@@ -649,8 +991,6 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	struct session *s = smfi_getpriv(ctx);
 	const char *auth;
 	char e[VALUE_MAX * 4 + 8];
-	int definitive = 0;
-	sfsistat r;
 
 	if (s == NULL || argv == NULL || argv[0] == NULL)
 		return SMFIS_CONTINUE;
@@ -679,14 +1019,34 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 		    hdr_esc(s->sender, e, sizeof(e)));
 		return SMFIS_CONTINUE;
 	}
-	if (s->conf->verify_helo && s->helo != NULL) {
-		r = procedure_helo(ctx, s, &definitive);
-		if (r != SMFIS_CONTINUE || definitive)
-			return r;
+	s->dns = thread_dns(s->conf, s->gen);
+	procedure(s);
+	return act_mailfrom(ctx, s);
+}
+
+/* With exempt_recipients, a refusal is given here, recipient by
+ * recipient; an exempt one is accepted. */
+static sfsistat
+cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct session *s = smfi_getpriv(ctx);
+	char e[VALUE_MAX * 4 + 8];
+
+	if (s == NULL || s->conf == NULL || argv == NULL || argv[0] == NULL ||
+	    s->skip || s->final < 0 || action_of(s) != ACT_REJECT_RCPT)
+		return SMFIS_CONTINUE;
+	if (conf_exempt_recipient(s->conf, argv[0])) {
+		s->rcpt_exempt++;
+		logmsg(LOG_INFO, "%s: client=%s recipient=\"%s\" in "
+		    "exempt_recipients: accepted, result=%s not enforced",
+		    queue_id(ctx), s->ipstr, hdr_esc(argv[0], e, sizeof(e)),
+		    spf_result_name(s->v[s->final].out.result));
+		return SMFIS_CONTINUE;
 	}
-	verify(s, SPF_ID_MAILFROM, &s->v[s->nv]);
-	s->final = s->nv++;
-	return decide(ctx, s, &s->v[s->final], s->conf->reject_results, 0);
+	logmsg(LOG_INFO, "%s: client=%s recipient=\"%s\" refused, result=%s",
+	    queue_id(ctx), s->ipstr, hdr_esc(argv[0], e, sizeof(e)),
+	    spf_result_name(s->v[s->final].out.result));
+	return reply(ctx, s, &s->v[s->final]);
 }
 
 /* Add the current field of D to those to delete; -1 when it cannot. */
@@ -779,47 +1139,25 @@ insert_header(SMFICTX *ctx, const char *name, char *value)
 	free(value);
 }
 
-/*
- * The header fields of the configured kinds, in the configured order from
- * the top.  With both identities recorded, the final result is where its
- * readers look: the top-most Received-SPF (RFC 7208 9.1 puts a new one
- * above the others; OpenDMARC and SpamAssassin read the top one) and the
- * last result of Authentication-Results (SpamAssassin reads the last).
- */
+/* The header fields for S's message (message_fields()), each inserted
+ * on top: the bottom one first. */
 static void
-add_headers(SMFICTX *ctx, struct session *s)
+add_headers(SMFICTX *ctx, struct session *s, const char *note)
 {
-	const struct conf *c = s->conf;
-	const struct hdr_verdict *list[2];
-	struct hdr_verdict ar[2];
-	size_t k;
-	int n = 0, i;
+	struct out_field f[OUT_FIELDS_MAX];
+	int n = message_fields(s, note, f);
 
-	if (c->include_all_results && s->nv == 2)
-		list[n++] = &s->v[0];
-	if (s->final >= 0 && (n == 0 || list[0] != &s->v[s->final]))
-		list[n++] = &s->v[s->final];
-	if (n == 0)
-		return;
-	for (k = c->nheader; k-- > 0;) {
-		if (c->header[k] == CONF_HEADER_AUTHENTICATION_RESULTS) {
-			for (i = 0; i < n; i++)
-				ar[i] = *list[i];
-			insert_header(ctx, "Authentication-Results",
-			    hdr_auth_results(ar, n, c->authserv_id));
-		} else if (c->header[k] == CONF_HEADER_RECEIVED_SPF) {
-			/* each lands on top: the final one last */
-			for (i = 0; i < n; i++)
-				insert_header(ctx, "Received-SPF",
-				    hdr_received_spf(list[i], c->hostname));
-		}
-	}
+	while (n-- > 0)
+		insert_header(ctx, f[n].name, f[n].value);
 }
 
 static sfsistat
 cb_eom(SMFICTX *ctx)
 {
 	struct session *s = smfi_getpriv(ctx);
+	char buf[REASON_MAX];
+	const char *note;
+	sfsistat r;
 	int i, k;
 
 	if (s == NULL || s->conf == NULL)
@@ -839,6 +1177,17 @@ cb_eom(SMFICTX *ctx)
 		message_reset(s);
 		return SMFIS_TEMPFAIL;
 	}
+	/* A refusal left for RCPT TO that no recipient met (an MTA that
+	 * sent no RCPT): given now, never dropped. */
+	if (s->reject && !s->skip && ((action_of(s) == ACT_REJECT_RCPT &&
+	    s->rcpt_exempt == 0) || action_of(s) == ACT_REJECT)) {
+		logmsg(LOG_WARNING, "%s: client=%s no recipient was refused "
+		    "or exempt: refused at end of message", queue_id(ctx),
+		    s->ipstr);
+		r = reply(ctx, s, &s->v[s->final]);
+		message_reset(s);
+		return r;
+	}
 	/* Highest index first, so no deletion moves the next one, and before
 	 * our own fields are inserted, which would count. */
 	for (k = 0; k < 2; k++) {
@@ -856,12 +1205,15 @@ cb_eom(SMFICTX *ctx)
 		}
 	}
 	if (!s->skip && s->nv > 0 && s->final >= 0 && s->conf->nheader > 0) {
-		add_headers(ctx, s);
+		note = not_enforced(s, buf);
+		add_headers(ctx, s, note);
 		/* The queue id is known now: tie it to the result. */
-		logmsg(LOG_INFO, "%s: client=%s identity=%s result=%s recorded",
-		    queue_id(ctx), s->ipstr,
+		logmsg(LOG_INFO, "%s: client=%s identity=%s result=%s "
+		    "recorded%s%s%s", queue_id(ctx), s->ipstr,
 		    s->v[s->final].identity == SPF_ID_HELO ? "helo" : "mailfrom",
-		    spf_result_name(s->v[s->final].out.result));
+		    spf_result_name(s->v[s->final].out.result),
+		    note != NULL ? " (" : "", note != NULL ? note : "",
+		    note != NULL ? ")" : "");
 	}
 	message_reset(s);
 	return SMFIS_CONTINUE;
@@ -950,17 +1302,162 @@ malformed_arg(const char *s)
 	return 0;
 }
 
+/* The trace of each phase of the procedure, for -q. */
+struct qtrace {
+	struct trace t[NPHASES];
+	const struct session *s;
+};
+
+static void
+qtrace_line(void *arg, const char *line)
+{
+	struct qtrace *q = arg;
+
+	trace_line(&q->t[q->s->phase], line);
+}
+
+static void
+print_trace(struct trace *t)
+{
+	if (t->buf != NULL)
+		fputs(t->buf, stdout);
+	if (t->cut)
+		printf("(trace cut)\n");
+	free(t->buf);
+	t->buf = NULL;
+}
+
+/* The reply for V as the client reads it: "550 5.7.23 text" ('%' once,
+ * where the reply for libmilter doubles it). */
+static void
+print_reply(const struct session *s, const struct hdr_verdict *v)
+{
+	const struct conf_reply *cr = &s->conf->reply[v->out.result];
+	struct hdr_reply r;
+	const char *p;
+
+	(void)hdr_reply(&r, cr->code, cr->status, cr->text, v);
+	printf("%s %s %s ", r.code[0] == '4' ? "tempfail" : "reject", r.code,
+	    r.status);
+	for (p = r.text; *p != '\0'; p++) {
+		if (p[0] == '%' && p[1] == '%')
+			p++;
+		putchar(*p);
+	}
+}
+
+/* ", header NAME: VALUE" for each field the message gets (unfolded), or
+ * ", no header field"; then the end of the line. */
+static void
+print_fields(const struct session *s, const char *note)
+{
+	struct out_field f[OUT_FIELDS_MAX];
+	const char *p;
+	int n = message_fields(s, note, f), i;
+
+	if (n == 0)
+		printf(", no header field");
+	for (i = 0; i < n; i++) {
+		printf(", header %s: ", f[i].name);
+		for (p = f[i].value; p != NULL && *p != '\0'; p++) {
+			if (p[0] == '\n' && p[1] == '\t')
+				p++;	/* a fold reads as one blank */
+			putchar(*p == '\n' || *p == '\t' ? ' ' : *p);
+		}
+		if (f[i].value == NULL)
+			printf("(out of memory)");
+		free(f[i].value);
+	}
+	putchar('\n');
+}
+
+/* What the milter would do, after the procedure ran for S: the HELO
+ * result, the exemption checks, the action (per recipient of RCPT when
+ * exempt_recipients applies). */
+static void
+print_procedure(struct session *s, struct qtrace *qt, char *const *rcpt,
+    int nrcpt)
+{
+	const struct hdr_verdict *v = &s->v[s->final];
+	char buf[REASON_MAX], why[REASON_MAX], e[sizeof(s->ex.why_not) * 4];
+	const char *dry = s->conf->dry_run ? "accept (dry run: would " : "";
+	int i, exempt = 0;
+
+	if (s->v[0].identity == SPF_ID_HELO && s->nv > 0) {
+		printf("helo: %s\n", spf_result_name(s->v[0].out.result));
+		if (s->v[0].out.result == SPF_FAIL)
+			printf("helo explanation: %s\n",
+			    hdr_esc(s->v[0].out.explanation, e, sizeof(e)));
+		print_trace(&qt->t[PHASE_HELO]);
+	}
+	if (s->ex.checked) {
+		if (s->ex.kind != EXEMPT_NONE)
+			printf("exemption: %s", exemption_reason(&s->ex, "",
+			    why));
+		else
+			printf("exemption: none: %s", hdr_esc(s->ex.why_not, e,
+			    sizeof(e)));
+		printf(" (DNS questions: %u, %u ms)\n", s->ex.queries,
+		    s->ex.ms);
+		print_trace(&qt->t[PHASE_EXEMPT]);
+	}
+	switch (action_of(s)) {
+	case ACT_ACCEPT:
+		printf("action: accept%s", s->definitive ?
+		    " (HELO result definitive)" : "");
+		print_fields(s, NULL);
+		return;
+	case ACT_SKIP:
+		printf("action: skip (%s)", exemption_reason(&s->ex, "", why));
+		print_fields(s, not_enforced(s, buf));
+		return;
+	case ACT_REJECT:
+		printf("action: %s", dry);
+		print_reply(s, v);
+		printf("%s\n", *dry != '\0' ? ")" : "");
+		return;
+	case ACT_REJECT_RCPT:
+		break;
+	}
+	if (nrcpt == 0) {
+		printf("action: %s", dry);
+		print_reply(s, v);
+		printf(" at RCPT TO, but for exempt_recipients%s\n",
+		    *dry != '\0' ? ")" : "");
+		return;
+	}
+	for (i = 0; i < nrcpt; i++) {
+		printf("action: RCPT %s: ", rcpt[i]);
+		if (conf_exempt_recipient(s->conf, rcpt[i])) {
+			printf("accept (exempt_recipients)\n");
+			exempt++;
+			continue;
+		}
+		printf("%s", dry);
+		print_reply(s, v);
+		printf("%s\n", *dry != '\0' ? ")" : "");
+	}
+	if (exempt > 0) {
+		printf("action: accept for the exempt recipients");
+		print_fields(s, not_enforced(s, buf));
+	}
+}
+
+/* -q: the check_host() result of the MAIL FROM identity alone (the first
+ * line, which scripts read), its explanation, Received-SPF and trace, as
+ * always; then what the milter would do with the message (the procedure
+ * of the milter, through the same code). */
 static int
 query(const struct conf *c, const char *ip, const char *sender,
-    const char *helo)
+    const char *helo, char *const *rcpt, int nrcpt)
 {
 	struct spf_request req;
-	struct spf_resolver res;
-	struct trace t = { NULL, 0, 0, 0 };
+	struct qtrace qt;
+	struct session s;
 	struct hdr_verdict v;
-	struct resolver *d;
 	char *rspf;
 	char e[SPF_EXPLANATION_MAX * 4 + 8];
+	int i, rc = SPF_MILTER_EXIT_OK;
 
 	memset(&req, 0, sizeof(req));
 	if (spf_request_set_ip(&req, ip) != 0) {
@@ -968,51 +1465,69 @@ query(const struct conf *c, const char *ip, const char *sender,
 		    "%s\n", hdr_esc(ip, e, sizeof(e)));
 		return SPF_MILTER_EXIT_USAGE;
 	}
-	if (malformed_arg(sender) || malformed_arg(helo)) {
+	for (i = 0; i < nrcpt; i++)
+		if (malformed_arg(rcpt[i]))
+			break;
+	if (malformed_arg(sender) || malformed_arg(helo) || i < nrcpt) {
 		fprintf(stderr, "spf-milter: -q: control character in "
-		    "SENDER or HELO\n");
+		    "SENDER, HELO or RCPT\n");
 		return SPF_MILTER_EXIT_USAGE;
 	}
-	if ((d = dns_from_conf(c)) == NULL) {
-		fprintf(stderr, "spf-milter: -q: cannot set up the DNS "
-		    "resolver\n");
-		return SPF_MILTER_EXIT_RUNTIME;
+	memset(&s, 0, sizeof(s));
+	memset(&qt, 0, sizeof(qt));
+	s.conf = (struct conf *)(uintptr_t)c;
+	s.final = -1;
+	s.family = req.family;
+	memcpy(s.ip, req.ip, sizeof(s.ip));
+	spf_ip_text(s.family, s.ip, s.ipstr, sizeof(s.ipstr));
+	s.helo = strdup(helo);
+	s.sender = strdup(sender);
+	s.dns = dns_from_conf(c);
+	if (s.helo == NULL || s.sender == NULL || s.dns == NULL) {
+		fprintf(stderr, "spf-milter: -q: %s\n", s.dns == NULL ?
+		    "cannot set up the DNS resolver" : "out of memory");
+		rc = SPF_MILTER_EXIT_RUNTIME;
+		goto out;
 	}
-	req.identity = SPF_ID_MAILFROM;
-	req.sender = sender;
-	req.helo = helo;
-	req.receiver = c->hostname;
-	req.trace = trace_line;
-	req.trace_arg = &t;
-	memset(&v, 0, sizeof(v));
-	v.identity = SPF_ID_MAILFROM;
-	v.helo = helo;
-	v.sender = sender;
-	resolver_begin(d, c->dns_timeout_ms, &res);
-	spf_check(&req, &res, &v.out);
-	resolver_free(d);
-	{
-		char ipbuf[INET6_ADDRSTRLEN];
-
-		v.ip = spf_ip_text(req.family, req.ip, ipbuf, sizeof(ipbuf));
-		printf("%s\n", spf_result_name(v.out.result));
-		if (v.out.result == SPF_FAIL)
-			printf("explanation: %s\n",
-			    hdr_esc(v.out.explanation, e, sizeof(e)));
-		if ((rspf = hdr_received_spf(&v, c->hostname)) == NULL) {
-			fprintf(stderr, "spf-milter: -q: out of memory\n");
-			free(t.buf);
-			return SPF_MILTER_EXIT_RUNTIME;
-		}
-		printf("Received-SPF: %s\n", rspf);
-		free(rspf);
+	s.helo_valid = spf_valid_domain(s.helo);
+	qt.s = &s;
+	s.trace = qtrace_line;
+	s.trace_arg = &qt;
+	s.phase = PHASE_MAILFROM;
+	verify(&s, SPF_ID_MAILFROM, &v);
+	printf("%s\n", spf_result_name(v.out.result));
+	if (v.out.result == SPF_FAIL)
+		printf("explanation: %s\n",
+		    hdr_esc(v.out.explanation, e, sizeof(e)));
+	if ((rspf = hdr_received_spf(&v, c->hostname)) == NULL) {
+		fprintf(stderr, "spf-milter: -q: out of memory\n");
+		rc = SPF_MILTER_EXIT_RUNTIME;
+		goto out;
 	}
-	if (t.buf != NULL)
-		fputs(t.buf, stdout);
-	if (t.cut)
-		printf("(trace cut)\n");
-	free(t.buf);
-	return fflush(stdout) == 0 ? SPF_MILTER_EXIT_OK : SPF_MILTER_EXIT_RUNTIME;
+	printf("Received-SPF: %s\n", rspf);
+	free(rspf);
+	print_trace(&qt.t[PHASE_MAILFROM]);
+	if (conf_trusted_ip(c, s.family, s.ip)) {
+		printf("action: accept, not verified (trusted_networks), no "
+		    "header field\n");
+	} else if (conf_skip_sender(c, s.sender)) {
+		printf("action: accept, not verified (skip_senders), no "
+		    "header field\n");
+	} else {
+		s.mailfrom_given = &v.out;
+		procedure(&s);
+		print_procedure(&s, &qt, rcpt, nrcpt);
+	}
+	if (fflush(stdout) != 0)
+		rc = SPF_MILTER_EXIT_RUNTIME;
+out:
+	for (i = 0; i < NPHASES; i++)
+		free(qt.t[i].buf);
+	if (s.dns != NULL)
+		resolver_free(s.dns);
+	free(s.helo);
+	free(s.sender);
+	return rc;
 }
 
 /* ================================================================= main */
@@ -1024,7 +1539,7 @@ usage(FILE *out)
 	    "usage: spf-milter [-n] [-c FILE] [-p SOCKET] [-l syslog|stderr] "
 	    "[-L LEVEL]\n"
 	    "       spf-milter -t [-c FILE] [options]\n"
-	    "       spf-milter [-c FILE] -q IP SENDER HELO\n"
+	    "       spf-milter [-c FILE] -q IP SENDER HELO [RCPT...]\n"
 	    "       spf-milter -V | -h\n"
 	    "  -c FILE    configuration file (default %s)\n"
 	    "  -p SOCKET  listen on SOCKET (unix:PATH, inet:PORT@HOST, "
@@ -1034,7 +1549,8 @@ usage(FILE *out)
 	    "  -L LEVEL   log level: error, warn, info, debug\n"
 	    "  -t         check the configuration and print it\n"
 	    "  -q         query: print the SPF result for IP, SENDER "
-	    "(may be \"\"), HELO\n"
+	    "(may be \"\"), HELO,\n"
+	    "             and what the milter would do (for each RCPT)\n"
 	    "  -V         print the version\n"
 	    "  -h         this help\n", SPF_MILTER_CONF);
 }
@@ -1046,6 +1562,7 @@ static struct smfiDesc milter = {
 	.xxfi_connect = cb_connect,
 	.xxfi_helo = cb_helo,
 	.xxfi_envfrom = cb_envfrom,
+	.xxfi_envrcpt = cb_envrcpt,
 	.xxfi_header = cb_header,
 	.xxfi_eom = cb_eom,
 	.xxfi_abort = cb_abort,
@@ -1776,9 +2293,9 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (q && argc != 3) {
+	if (q && argc < 3) {
 		fprintf(stderr, "spf-milter: -q needs three arguments: IP "
-		    "SENDER HELO (SENDER may be \"\")\n");
+		    "SENDER HELO (SENDER may be \"\"), then any RCPT\n");
 		return SPF_MILTER_EXIT_USAGE;
 	}
 	if ((!q && argc != 0) || (q && test)) {
@@ -1792,7 +2309,7 @@ main(int argc, char **argv)
 	if ((c = conf_load_overrides(path, overrides, noverrides, stderr)) == NULL)
 		return SPF_MILTER_EXIT_CONFIG;
 	if (q) {
-		rc = query(c, argv[0], argv[1], argv[2]);
+		rc = query(c, argv[0], argv[1], argv[2], argv + 3, argc - 3);
 		conf_unref(c);
 		return rc;
 	}

@@ -2319,3 +2319,72 @@ spf_check(const struct spf_request *req, const struct spf_resolver *res,
 	out->void_lookups = e.voids;
 	eval_release(&e);
 }
+
+/* ---------------------------------------- validated names, for the milter */
+
+/*
+ * The validation of ptr and %{p} (RFC 7208 5.5) on its own, through the
+ * same question pool, for a caller that needs the names themselves (the
+ * milter's trusted_forwarders).  No void lookups are counted: this is no
+ * evaluation of a record.
+ */
+void
+spf_validated_names(const struct spf_request *req,
+    const struct spf_resolver *res, int (*want)(void *arg, const char *name),
+    void *arg, struct spf_names *out)
+{
+	struct spf_outcome scratch;	/* the pool counts questions in it */
+	struct eval e;
+	char rev[REVERSE_MAX];
+	const struct spf_answer *a, *h;
+	struct pooled *hosts[SPF_MAX_PTR_NAMES];
+	const char *names[SPF_MAX_PTR_NAMES];
+	unsigned i, j, n;
+
+	memset(out, 0, sizeof(*out));
+	memset(&scratch, 0, sizeof(scratch));
+	memset(&e, 0, sizeof(e));
+	e.req = req;
+	e.res = res;
+	e.out = &scratch;
+	reverse_name(&e, rev);
+	a = lookup(&e, rev, SPF_T_PTR);
+	out->ptr = a->status;
+	n = a->status != SPF_DNS_OK ? 0 :
+	    a->count < SPF_MAX_PTR_NAMES ? a->count : SPF_MAX_PTR_NAMES;
+	/* the names wanted, all asked at once */
+	for (i = 0; i < n; i++) {
+		names[i] = rr_name(&a->rr[i]);
+		if (names[i] == NULL) {
+			trace(&e, "  PTR name %u of %s cannot be asked", i + 1,
+			    rev);
+		} else if (want != NULL && !want(arg, names[i])) {
+			trace(&e, "  PTR name %s: not looked at", names[i]);
+			names[i] = NULL;
+		}
+		hosts[i] = names[i] == NULL ? NULL :
+		    pool_ask(&e, names[i], addr_type(&e), 0);
+	}
+	for (i = 0; i < n; i++) {
+		if (names[i] == NULL)
+			continue;
+		h = answer_of(&e, hosts[i], names[i]);
+		if (dns_failed(h) || !any_address_matches(&e, h, -1, -1)) {
+			trace(&e, "  PTR name %s: not validated (%s)", names[i],
+			    dns_failed(h) ? "its address lookup failed" :
+			    "its addresses do not include the client");
+			continue;
+		}
+		for (j = 0; j < out->count; j++)
+			if (strcasecmp(out->name[j], names[i]) == 0)
+				break;
+		/* a name from rr_name() has at most 253 bytes: it fits */
+		if (j == out->count &&
+		    spf_strlcpy_exact(out->name[j], names[i], 256) == 0) {
+			out->count++;
+			trace(&e, "  PTR name %s: validated", names[i]);
+		}
+	}
+	out->queries = scratch.queries;
+	eval_release(&e);
+}

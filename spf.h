@@ -191,6 +191,30 @@ void spf_check(const struct spf_request *req, const struct spf_resolver *res,
  * waits for an answer before it asks more. */
 #define SPF_MAX_IN_FLIGHT	32
 
+/* ----------------------------------------- validated names of a client */
+
+/* What spf_validated_names() found. */
+struct spf_names {
+	unsigned count;				/* names in name[] */
+	char name[SPF_MAX_PTR_NAMES][256];	/* validated, in PTR order */
+	enum spf_dns_status ptr;		/* status of the PTR lookup */
+	unsigned queries;			/* DNS questions asked */
+};
+
+/*
+ * The validated names of a client (RFC 7208 5.5), found as the ptr
+ * mechanism and %{p} find them: of the PTR names of REQ's address (the
+ * first SPF_MAX_PTR_NAMES, 4.6.4), those that WANT accepts (NULL: all)
+ * and whose A or AAAA records hold the address; a name whose address
+ * lookup fails is skipped (5.5).  WANT is asked before any address
+ * lookup, so a name it refuses costs no question.  Of REQ only family,
+ * ip and trace are used.  Bounded like an evaluation; every question is
+ * dropped before it returns.  For the milter's trusted_forwarders.
+ */
+void spf_validated_names(const struct spf_request *req,
+    const struct spf_resolver *res, int (*want)(void *arg, const char *name),
+    void *arg, struct spf_names *out);
+
 /* ------------------------------------------------------- bounded strings */
 
 /*

@@ -3,7 +3,9 @@
 # nameserver that never answers (bench/dnsd -n): every MAIL FROM reply
 # within 2 x dns_timeout + 1 s and every negotiation within 1 s, for 200
 # sessions that connect at once and then send MAIL FROM at once; then
-# the same with 1000 idle sessions held open.  libmilter's worker pool
+# the same with 1000 idle sessions held open; then with the exemption
+# checks of issue 12 (a temperror refused, forwarders to look for), with
+# and without HELO verified.  libmilter's worker pool
 # (Debian's build) fails it: sessions queue behind blocked callbacks.
 # The short version of bench/burst.sh (bench/README).
 #
@@ -115,6 +117,35 @@ if [ "$hard" != unlimited ] && [ "$hard" -lt $((2 * idle + 2 * burst + 100)) ]; 
 else
 	run_burst "burst of $burst with $idle idle" -B "$burst" -i "$idle"
 fi
+
+# The exemption checks share the deadline (spf-milter.conf(5)): after
+# HELO and MAIL FROM took dns_timeout each, none is left for them; with
+# MAIL FROM alone they get dns_timeout.  Either way 2 x dns_timeout.
+reload_with() {	# LINES: appended to the configuration, then SIGUSR1
+	n=$(grep -c 'configuration reloaded' "$tmp/milter.log")
+	printf '%s\n' "$@" >>"$tmp/milter.conf"
+	kill -USR1 "$mpid"
+	k=0
+	while [ "$(grep -c 'configuration reloaded' "$tmp/milter.log")" -le "$n" ] &&
+	    [ $k -lt 100 ]; do
+		sleep 0.1
+		k=$((k + 1))
+	done
+	check "reloaded with $*" \
+	    test "$(grep -c 'configuration reloaded' "$tmp/milter.log")" -gt "$n"
+}
+sed -i -e '/^reject_results =/d' "$tmp/milter.conf"
+reload_with "reject_results = fail, temperror" \
+    "trusted_forwarders = mx2.example.org, .example.net" \
+    "trusted_forwarder_domains = forwarder.example"
+run_burst "burst of $burst, HELO + MAIL FROM + exemption checks" -B "$burst"
+check "exemption checks: no time left after HELO and MAIL FROM" \
+    grep -q 'not exempt: no time left within 2 x dns_timeout' "$tmp/milter.log"
+sed -i -e '/^verify_helo =/d' "$tmp/milter.conf"
+reload_with "verify_helo = no"
+run_burst "burst of $burst, MAIL FROM + exemption checks" -B "$burst"
+check "exemption checks: the PTR question asked, timed out" \
+    grep -q 'not exempt: no PTR name in trusted_forwarders confirmed (PTR lookup: timeout)' "$tmp/milter.log"
 
 check "the nameserver was asked (and never answered)" test -s "$tmp/dns.log"
 stop_pid "$mpid" 10

@@ -7,7 +7,8 @@
 # with a failing MAIL FROM, and spoofs with forged Received-SPF and
 # Authentication-Results fields, and checks what OpenDMARC decides (its
 # history file, its log, the client's reply) and which SPF rules
-# SpamAssassin hits, and from which field.
+# SpamAssassin hits, and from which field.  With the forwarders use case,
+# exempted mail (a forwarder, postmaster): both read the true fail.
 #
 # The configurations are taken from the man pages as they stand: the use
 # cases from spf-milter.conf(5)'s EXAMPLES, the milter chain, opendkim.conf
@@ -103,7 +104,8 @@ mta_message() {	# R: the delivered message of this case into R.msg
 
 # --- every use case ----------------------------------------------------
 for uc in "Standard SPF" "Strict softfail" "Both header fields" \
-    "SPF for DMARC" "DMARC with early HELO reject" none; do
+    "SPF for DMARC" "DMARC with early HELO reject" \
+    "Forwarders and backup MX" none; do
 	tag=$(echo "$uc" | tr '[:upper:] ' '[:lower:]-')
 	use_case "$uc" "$T/$tag.conf"
 	if [ "$uc" = none ]; then
@@ -149,7 +151,7 @@ for uc in "Standard SPF" "Strict softfail" "Both header fields" \
 
 	# where the readers look: our fields on top, the final one first
 	case $tag in
-	standard-spf|strict-softfail)
+	standard-spf|strict-softfail|forwarders-and-backup-mx)
 		check "$uc: Received-SPF above Postfix's Received" \
 		    above "$tag" pass '^Received-SPF: pass .* identity=mailfrom$' '^Received: from ' ;;
 	both-header-fields)
@@ -166,7 +168,7 @@ for uc in "Standard SPF" "Strict softfail" "Both header fields" \
 	# not count it, as spf-milter(8) says; the DMARC examples verify MAIL
 	# FROM as well
 	case $tag in
-	standard-spf|strict-softfail|both-header-fields)
+	standard-spf|strict-softfail|both-header-fields|forwarders-and-backup-mx)
 		check "$uc: HELO pass taken as final: no SPF pass for DMARC" \
 		    outcome_is "$tag" helopass dmarc ;;
 	*)	check "$uc: HELO pass and aligned MAIL FROM pass: delivered" \
@@ -222,6 +224,32 @@ for uc in "Standard SPF" "Strict softfail" "Both header fields" \
 	    grep -q 'incoming Received-SPF #1 to be deleted: pass (mx.example.org: domain of joe@neutral.example designates 192.0.2.66' "$T/res/$tag.sa-spoof.milter"
 	check "$uc: spoof: forged Authentication-Results deleted, logged" \
 	    grep -q 'deleted forged Authentication-Results #1' "$T/res/$tag.sa-spoof.milter"
+
+	[ "$tag" = forwarders-and-backup-mx ] || continue
+	# issue 12: exempted mail carries its true result, and the readers
+	# take that: OpenDMARC still applies the sender's policy
+	send "$tag" fwd-dmarc 192.0.2.77 mx2.example.org joe@victim.example victim.example
+	send "$tag" fwd-ptr 192.0.2.77 mx2.example.org joe@nodmarc.example nodmarc.example
+	send "$tag" fwd-domain 192.0.2.78 relay.forwarder.example joe@nodmarc.example nodmarc.example
+	send "$tag" fwd-forged 192.0.2.79 mx2.example.org joe@nodmarc.example nodmarc.example
+	rcpt=postmaster@test.example
+	send "$tag" postmaster 192.0.2.66 client.attacker.example joe@nodmarc.example nodmarc.example
+	rcpt=user@test.example
+	check "$uc: forwarder: p=reject still applied by OpenDMARC" \
+	    outcome_is "$tag" fwd-dmarc dmarc
+	check "$uc: forwarder: OpenDMARC took the true fail" hist_spf "$tag" fwd-dmarc 7
+	check "$uc: forwarder (PTR): delivered" outcome_is "$tag" fwd-ptr delivered
+	check "$uc: forwarder (PTR): Received-SPF fail, the exemption named" \
+	    has_header "$tag" fwd-ptr '^Received-SPF: fail (mx.example.org: domain of joe@nodmarc.example does not designate 192.0.2.77 as permitted sender, not enforced: trusted forwarder mx2.example.org, PTR confirmed) receiver=mx.example.org; .*identity=mailfrom$'
+	check "$uc: forwarder (PTR): OpenDMARC took the true fail" hist_spf "$tag" fwd-ptr 7
+	check "$uc: forwarder (domain): delivered" outcome_is "$tag" fwd-domain delivered
+	check "$uc: forwarder (domain): Received-SPF fail, forwarder.example named" \
+	    has_header "$tag" fwd-domain '^Received-SPF: fail (.*, not enforced: trusted forwarder domain forwarder.example, SPF pass) '
+	check "$uc: forged PTR: refused by spf-milter" outcome_is "$tag" fwd-forged spf-milter
+	check "$uc: postmaster: delivered" outcome_is "$tag" postmaster delivered
+	check "$uc: postmaster: Received-SPF fail, not enforced" \
+	    has_header "$tag" postmaster '^Received-SPF: fail (.*, not enforced: exempt recipients only) '
+	check "$uc: postmaster: OpenDMARC took the true fail" hist_spf "$tag" postmaster 7
 done
 
 stop_pid "$mpid" 10
@@ -270,10 +298,12 @@ sa_hit() {	# UC NAME RULE WHERE
 }
 
 for uc in "Standard SPF" "Strict softfail" "Both header fields" \
-    "SPF for DMARC" "DMARC with early HELO reject" none; do
+    "SPF for DMARC" "DMARC with early HELO reject" \
+    "Forwarders and backup MX" none; do
 	tag=$(echo "$uc" | tr '[:upper:] ' '[:lower:]-')
 	case $tag in
-	standard-spf|strict-softfail|both-header-fields) ours=Received-SPF ;;
+	standard-spf|strict-softfail|both-header-fields|forwarders-and-backup-mx)
+		ours=Received-SPF ;;
 	none) ours=dns ;;
 	*) ours=Authentication-Results ;;
 	esac
@@ -299,7 +329,7 @@ for uc in "Standard SPF" "Strict softfail" "Both header fields" \
 		    sa_hit "$tag" sa-helo SPF_HELO_PASS Received-SPF
 		check "$uc: SpamAssassin: MAIL FROM not verified, asked itself" \
 		    sa_hit "$tag" sa-helo SPF_FAIL dns ;;
-	standard-spf|strict-softfail)
+	standard-spf|strict-softfail|forwarders-and-backup-mx)
 		check "$uc: SpamAssassin: final HELO pass, from Received-SPF" \
 		    sa_hit "$tag" sa-helo SPF_HELO_PASS Received-SPF
 		check "$uc: SpamAssassin: HELO not recorded for the pass, asked itself" \
@@ -314,6 +344,12 @@ for uc in "Standard SPF" "Strict softfail" "Both header fields" \
 		check "$uc: SpamAssassin: HELO result not the last one, asked itself" \
 		    sa_hit "$tag" sa-helo SPF_HELO_FAIL dns ;;
 	esac
+	if [ "$tag" = forwarders-and-backup-mx ]; then
+		check "$uc: SpamAssassin: forwarded mail is SPF_FAIL, from Received-SPF" \
+		    sa_hit "$tag" fwd-ptr SPF_FAIL Received-SPF
+		check "$uc: SpamAssassin: mail to postmaster is SPF_FAIL, from Received-SPF" \
+		    sa_hit "$tag" postmaster SPF_FAIL Received-SPF
+	fi
 done
 
 if [ $failures -gt 0 ]; then

@@ -4,7 +4,10 @@
 # with smtpd_milters pointing at spf-milter, mail sent with swaks.  The
 # delivered message must carry the expected header fields, a forged
 # Authentication-Results must be gone and another server's kept; a refused
-# sender must see the configured reply and nothing may arrive.
+# sender must see the configured reply and nothing may arrive.  Then,
+# with exempt_recipients (a reload), a failing sender's message to
+# postmaster is delivered while another recipient of the same transaction
+# is refused at RCPT TO.
 #
 # Needs root (Postfix's master and the milter's switch to user postfix),
 # and the packages postfix and swaks.  Every process it starts is stopped
@@ -197,8 +200,34 @@ check "temperror: 451 4.7.24" grep -q '^<\*\* *451 4.7.24 ' "$PF/temp.out"
 check "nothing refused was delivered" delivered 2
 check "Postfix logged the milter reject" grep -q 'milter-reject: MAIL from' "$PF/maillog"
 
+# --- issue 12: exempt_recipients, refusals at RCPT TO ---------------------
+echo "exempt_recipients = postmaster" >> "$PF/spf-milter.conf"
+kill -USR1 "$mpid"
+n=0
+while ! grep -q 'configuration reloaded' "$PF/milter.log" && [ $n -lt 100 ]; do
+	sleep 0.1
+	n=$((n + 1))
+done
+check "milter reloaded with exempt_recipients" grep -q 'configuration reloaded' "$PF/milter.log"
+timeout 60 swaks --server 127.0.0.1 --port "$port" --from x@fail.example \
+    --to postmaster@test.example,user@test.example \
+    --helo client.test.example --header "Subject: to postmaster" \
+    --body "test message" > "$PF/rcpt.out" 2>&1
+check "RCPT postmaster accepted" sh -c 'grep -A1 "^ -> RCPT TO:<postmaster@test.example>" "$1" | grep -q "^<- *250 "' _ "$PF/rcpt.out"
+check "RCPT user refused with the configured reply" \
+    sh -c 'grep -A1 "^ -> RCPT TO:<user@test.example>" "$1" | grep -q "^<\*\* *550 5.7.23 SPF validation failed: 127.0.0.1 is not a permitted sender for fail.example"' _ "$PF/rcpt.out"
+check "the message queued for postmaster" grep -q '^<- *250 .*queued as' "$PF/rcpt.out"
+check "delivered once, to postmaster" delivered 3
+pm=$(grep -l '^Subject: to postmaster$' "$PF"/mail/inbox/new/* 2>/dev/null | head -n 1)
+[ -n "$pm" ] || pm=/dev/null
+phdr=$(sed -e '/^$/q' "$pm" | sed -e ':a' -e 'N' -e '$!ba' -e 's/\n[ \t]\{1,\}/ /g')
+check "postmaster: the true result, not enforced" sh -c 'printf "%s\n" "$1" | grep -q "^Received-SPF: fail (mx.test.example: domain of x@fail.example does not designate 127.0.0.1 as permitted sender, not enforced: exempt recipients only) receiver=mx.test.example; .*identity=mailfrom\$"' _ "$phdr"
+check "postmaster: Authentication-Results spf=fail" sh -c 'printf "%s\n" "$1" | grep -q "^Authentication-Results: mx.test.example; spf=fail (not enforced: exempt recipients only) smtp.mailfrom=fail.example\$"' _ "$phdr"
+check "postmaster: delivered to postmaster only" sh -c 'printf "%s\n" "$1" | grep -q "^Delivered-To: postmaster@test.example\$" && ! printf "%s\n" "$1" | grep -q "^Delivered-To: user@"' _ "$phdr"
+check "Postfix logged the RCPT reject" grep -q 'milter-reject: RCPT from.*<user@test.example>' "$PF/maillog"
+
 if [ $failures -gt 0 ]; then
-	for f in pass fail exp temp; do
+	for f in pass fail exp temp rcpt; do
 		echo "--- swaks $f:"
 		cat "$PF/$f.out"
 	done

@@ -1,7 +1,9 @@
 #!/bin/sh
 # run-query-tests.sh - `spf-milter -q` through udns against bench/dnsd, a
 # C DNS server on 127.0.0.1: the common mechanisms, both address
-# families, an explanation, the null sender, lookups that fail; and -V.
+# families, an explanation, the null sender, lookups that fail; what the
+# milter would do (the action lines: HELO first, trusted networks,
+# forwarders, exempt recipients); and -V.
 # Needs nothing but the two binaries, so `make check` runs it.
 #
 #   VERSION=x.y.z sh test/run-query-tests.sh
@@ -38,6 +40,11 @@ bad.test TXT "v=spf1 ip4:192.0.2.300 -all"
 exists.test TXT "v=spf1 exists:%{ir}.list.test -all"
 1.2.0.192.list.test A 127.0.0.2
 split.test TXT "v=spf1 " "ip4:198.51.100.0/24 " "-all"
+helo.pass.test TXT "v=spf1 ip4:192.0.2.0/24 -all"
+helo.fail.test TXT "v=spf1 -all"
+77.100.51.198.in-addr.arpa PTR mx2.fwd.test
+mx2.fwd.test A 198.51.100.77
+66.100.51.198.in-addr.arpa PTR mx2.fwd.test
 ZONE
 
 "$DNSD" -z "$tmp/zone" -P "$tmp/port" -L "$tmp/queries" -T 120 \
@@ -119,6 +126,93 @@ if grep -q '^Received-SPF: fail (mx.check.test: ' "$tmp/out"; then
 else
 	not_ok "the Received-SPF field names the configured hostname"
 fi
+
+# --- the action: what the milter would do ---------------------------------
+# has DESCRIPTION LINE: the output of the last query has LINE, whole
+has() {
+	if grep -qxF -- "$2" "$tmp/out"; then
+		ok "$1"
+	else
+		not_ok "$1: no line \"$2\""
+		sed 's/^/    | /' "$tmp/out"
+	fi
+}
+# matches DESCRIPTION PATTERN: a line of the last query matches PATTERN
+matches() {
+	if grep -q -- "$2" "$tmp/out"; then
+		ok "$1"
+	else
+		not_ok "$1: no line matches \"$2\""
+		sed 's/^/    | /' "$tmp/out"
+	fi
+}
+# lacks DESCRIPTION PATTERN: no line of the last query matches PATTERN
+lacks() {
+	if grep -q -- "$2" "$tmp/out"; then
+		not_ok "$1: a line matches \"$2\""
+		sed 's/^/    | /' "$tmp/out"
+	else
+		ok "$1"
+	fi
+}
+query 198.51.100.1 user@fail.test helo.none.test
+has "fail: the action is the configured reply" \
+    "action: reject 550 5.7.23 SPF validation failed: 198.51.100.1 may not send mail for fail.test"
+has "fail: the HELO result comes first" "helo: none"
+query 192.0.2.1 user@pass.test helo.none.test
+if grep -q '^action: accept, header Received-SPF: pass (mx.check.test: domain of user@pass.test designates 192.0.2.1 as permitted sender) receiver=mx.check.test; .*; identity=mailfrom$' "$tmp/out"; then
+	ok "pass: accept, with the field it would add (unfolded)"
+else
+	not_ok "pass: accept, with the field it would add"
+	sed 's/^/    | /' "$tmp/out"
+fi
+# a definitive HELO pass decides; the first line is still MAIL FROM's
+query 192.0.2.1 user@fail.test helo.pass.test
+if [ "$r" = fail ]; then ok "first line: the MAIL FROM result, whatever HELO gives"; else not_ok "first line \"$r\" is not MAIL FROM's fail"; fi
+has "definitive HELO pass" "helo: pass"
+if grep -q '^action: accept (HELO result definitive), header Received-SPF: pass .*identity=helo$' "$tmp/out"; then
+	ok "definitive HELO pass: accepted with the HELO field"
+else
+	not_ok "definitive HELO pass: accepted with the HELO field"
+	sed 's/^/    | /' "$tmp/out"
+fi
+query 192.0.2.1 user@pass.test helo.fail.test
+has "HELO fail: refused for the HELO" \
+    "action: reject 550 5.7.23 SPF validation failed: 192.0.2.1 is not a permitted sender for helo.fail.test"
+query 127.0.0.1 user@fail.test helo.fail.test
+has "trusted network" "action: accept, not verified (trusted_networks), no header field"
+
+cat "$tmp/conf" - >"$tmp/fwd.conf" <<CONF
+trusted_forwarders = mx2.fwd.test
+exempt_recipients = postmaster
+header = Authentication-Results
+CONF
+qfwd() {
+	"$SPF_MILTER" -c "$tmp/fwd.conf" -q "$@" >"$tmp/out" 2>&1
+	r=$(head -n 1 "$tmp/out")
+}
+qfwd 198.51.100.77 user@fail.test helo.none.test
+has "forwarder: skipped, the true result recorded" \
+    "action: skip (trusted forwarder mx2.fwd.test, PTR confirmed), header Authentication-Results: mx.check.test; spf=fail (not enforced: trusted forwarder mx2.fwd.test, PTR confirmed) smtp.mailfrom=fail.test"
+matches "forwarder: the check and its cost" \
+    '^exemption: trusted forwarder mx2.fwd.test, PTR confirmed (DNS questions: 2, [0-9]* ms)$'
+has "forwarder: its trace" "  PTR name mx2.fwd.test: validated"
+qfwd 198.51.100.66 user@fail.test mx2.fwd.test '<postmaster@check.test>' '<user@check.test>'
+matches "forged PTR: not exempt" \
+    '^exemption: none: no PTR name in trusted_forwarders confirmed (PTR lookup: answered) (DNS questions: 2, [0-9]* ms)$'
+has "forged PTR: the trace says why" \
+    "  PTR name mx2.fwd.test: not validated (its addresses do not include the client)"
+has "exempt recipient accepted" "action: RCPT <postmaster@check.test>: accept (exempt_recipients)"
+has "other recipient refused" \
+    "action: RCPT <user@check.test>: reject 550 5.7.23 SPF validation failed: 198.51.100.66 may not send mail for fail.test"
+has "delivered to the exempt one, the true result recorded" \
+    "action: accept for the exempt recipients, header Authentication-Results: mx.check.test; spf=fail (not enforced: exempt recipients only) smtp.mailfrom=fail.test"
+qfwd 198.51.100.66 user@fail.test helo.none.test
+has "exempt_recipients without RCPT: refused at RCPT TO" \
+    "action: reject 550 5.7.23 SPF validation failed: 198.51.100.66 may not send mail for fail.test at RCPT TO, but for exempt_recipients"
+qfwd 192.0.2.1 user@pass.test helo.none.test
+lacks "a pass asks no exemption" "^exemption:"
+has "a pass: accept" "action: accept, header Authentication-Results: mx.check.test; spf=pass smtp.mailfrom=pass.test"
 
 if "$SPF_MILTER" -c "$tmp/conf" -q 192.0.2.1 >"$tmp/out" 2>&1; then
 	not_ok "-q with two arguments is refused"

@@ -125,6 +125,9 @@ test_defaults(void **state)
 	assert_int_equal(c->ntrusted_networks, 2);
 	assert_true(c->trust_authenticated_senders);
 	assert_int_equal(c->nskip_senders, 0);
+	assert_int_equal(c->ntrusted_forwarders, 0);
+	assert_int_equal(c->ntrusted_forwarder_domains, 0);
+	assert_int_equal(c->nexempt_recipients, 0);
 	assert_false(c->dry_run);
 	assert_int_equal(c->log_destination, CONF_LOG_SYSLOG);
 	assert_int_equal(c->log_level, LOG_INFO);
@@ -588,10 +591,10 @@ test_networks(void **state)
 	expect_errors("trusted_networks = 10.0.0.0/33, example.org\n",
 	    "t.conf:1: invalid network \"10.0.0.0/33\" in trusted_networks "
 	    "(expected an IPv4 or IPv6 address, optionally with /PREFIX, e.g. "
-	    "192.0.2.0/24 or 2001:db8::/32)\n"
+	    "192.0.2.0/24 or 2001:db8::/32, or loopback)\n"
 	    "t.conf:1: invalid network \"example.org\" in trusted_networks "
 	    "(expected an IPv4 or IPv6 address, optionally with /PREFIX, e.g. "
-	    "192.0.2.0/24 or 2001:db8::/32)\n");
+	    "192.0.2.0/24 or 2001:db8::/32, or loopback)\n");
 	assert_null(load("trusted_networks = ::1/129\n"));
 	assert_null(load("trusted_networks = 10.0.0.0/\n"));
 }
@@ -628,6 +631,130 @@ test_skip_senders(void **state)
 	    "an address user@example.org, a domain example.org, or "
 	    ".example.org for its subdomains)\n");
 	assert_null(load("skip_senders = user@\n"));
+}
+
+/* The Rust spf-milter's "loopback" (its 0.6 and 0.7 man pages write
+ * "trusted_networks = loopback, 12.45.2.192/28"). */
+static void
+test_networks_loopback(void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	c = expect_ok("trusted_networks = loopback, 12.45.2.192/28\n");
+	assert_int_equal(c->ntrusted_networks, 3);
+	assert_true(trusted(c, "127.0.0.1"));
+	assert_true(trusted(c, "127.200.0.9"));
+	assert_true(trusted(c, "::1"));
+	assert_true(trusted(c, "::ffff:127.0.0.2"));
+	assert_true(trusted(c, "12.45.2.207"));
+	assert_false(trusted(c, "12.45.2.208"));
+	assert_false(trusted(c, "::2"));
+	assert_false(trusted(c, "128.0.0.1"));
+	conf_unref(c);
+	/* any case, once or twice, alone */
+	c = expect_ok("trusted_networks = LoopBack\n");
+	assert_int_equal(c->ntrusted_networks, 2);
+	assert_true(trusted(c, "::1"));
+	conf_unref(c);
+	assert_null(load("trusted_networks = loopback/8\n"));
+	assert_null(load("trusted_networks = loop back\n"));
+}
+
+/* trusted_forwarders: names and .suffixes, matched against what DNS
+ * gives (any case, a trailing dot). */
+static void
+test_trusted_forwarders(void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	c = expect_ok("trusted_forwarders = MX2.Example.ORG., .lists.example.net\n");
+	assert_int_equal(c->ntrusted_forwarders, 2);
+	assert_string_equal(c->trusted_forwarders[0], "mx2.example.org");
+	assert_string_equal(c->trusted_forwarders[1], ".lists.example.net");
+	assert_true(conf_trusted_forwarder(c, "mx2.example.org"));
+	assert_true(conf_trusted_forwarder(c, "MX2.EXAMPLE.ORG."));
+	assert_false(conf_trusted_forwarder(c, "mx2.example.org.evil.example"));
+	assert_false(conf_trusted_forwarder(c, "xmx2.example.org"));
+	assert_false(conf_trusted_forwarder(c, "a.mx2.example.org"));
+	assert_true(conf_trusted_forwarder(c, "a.lists.example.net"));
+	assert_true(conf_trusted_forwarder(c, "b.a.Lists.Example.Net."));
+	assert_false(conf_trusted_forwarder(c, "lists.example.net"));
+	assert_false(conf_trusted_forwarder(c, "evillists.example.net"));
+	assert_false(conf_trusted_forwarder(c, ""));
+	assert_false(conf_trusted_forwarder(c, "."));
+	conf_unref(c);
+	c = expect_ok("");
+	assert_int_equal(c->ntrusted_forwarders, 0);
+	assert_int_equal(c->ntrusted_forwarder_domains, 0);
+	assert_int_equal(c->nexempt_recipients, 0);
+	assert_false(conf_trusted_forwarder(c, "mx2.example.org"));
+	assert_false(conf_exempt_recipient(c, "<postmaster@example.org>"));
+	conf_unref(c);
+	expect_errors("trusted_forwarders = a..b, 192.0.2.1/24, .\n",
+	    "t.conf:1: invalid entry \"a..b\" in trusted_forwarders (expected "
+	    "a host name such as mx2.example.org, or .example.net for every "
+	    "name below example.net)\n"
+	    "t.conf:1: invalid entry \"192.0.2.1/24\" in trusted_forwarders "
+	    "(expected a host name such as mx2.example.org, or .example.net "
+	    "for every name below example.net)\n"
+	    "t.conf:1: invalid entry \".\" in trusted_forwarders (expected a "
+	    "host name such as mx2.example.org, or .example.net for every "
+	    "name below example.net)\n");
+	c = expect_ok("trusted_forwarder_domains = Forwarder.Example, "
+	    "lists.example.net.\n");
+	assert_int_equal(c->ntrusted_forwarder_domains, 2);
+	assert_string_equal(c->trusted_forwarder_domains[0], "forwarder.example");
+	assert_string_equal(c->trusted_forwarder_domains[1], "lists.example.net");
+	conf_unref(c);
+	expect_errors("trusted_forwarder_domains = .forwarder.example\n",
+	    "t.conf:1: invalid entry \".forwarder.example\" in "
+	    "trusted_forwarder_domains (expected a domain whose own SPF "
+	    "record lists its forwarders, such as forwarder.example)\n");
+}
+
+/* exempt_recipients: local-parts at any domain and whole addresses. */
+static void
+test_exempt_recipients(void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	c = expect_ok("exempt_recipients = Postmaster, abuse@Example.org\n");
+	assert_int_equal(c->nexempt_recipients, 2);
+	assert_string_equal(c->exempt_recipients[0], "postmaster");
+	assert_string_equal(c->exempt_recipients[1], "abuse@example.org");
+	assert_true(conf_exempt_recipient(c, "<postmaster@example.org>"));
+	assert_true(conf_exempt_recipient(c, "<POSTMASTER@other.example>"));
+	assert_true(conf_exempt_recipient(c, "postmaster@example.org"));
+	/* RFC 5321 4.5.1: "Postmaster" without a domain */
+	assert_true(conf_exempt_recipient(c, "<Postmaster>"));
+	assert_true(conf_exempt_recipient(c, "<@relay.example:postmaster@example.org>"));
+	assert_false(conf_exempt_recipient(c, "<postmaster2@example.org>"));
+	assert_false(conf_exempt_recipient(c, "<xpostmaster@example.org>"));
+	assert_false(conf_exempt_recipient(c, "<postmaster.x@example.org>"));
+	assert_true(conf_exempt_recipient(c, "<Abuse@EXAMPLE.org>"));
+	assert_false(conf_exempt_recipient(c, "<abuse@other.example>"));
+	assert_false(conf_exempt_recipient(c, "<abuse>"));
+	assert_false(conf_exempt_recipient(c, "<abuse@example.org.evil>"));
+	assert_false(conf_exempt_recipient(c, "<>"));
+	assert_false(conf_exempt_recipient(c, ""));
+	assert_false(conf_exempt_recipient(c, NULL));
+	conf_unref(c);
+	expect_errors("exempt_recipients = @example.org, a b, x@y..z, <pm>\n",
+	    "t.conf:1: invalid entry \"@example.org\" in exempt_recipients "
+	    "(expected a local-part such as postmaster, or an address such "
+	    "as abuse@example.org)\n"
+	    "t.conf:1: invalid entry \"a b\" in exempt_recipients (expected "
+	    "a local-part such as postmaster, or an address such as "
+	    "abuse@example.org)\n"
+	    "t.conf:1: invalid entry \"x@y..z\" in exempt_recipients "
+	    "(expected a local-part such as postmaster, or an address such "
+	    "as abuse@example.org)\n"
+	    "t.conf:1: invalid entry \"<pm>\" in exempt_recipients (expected "
+	    "a local-part such as postmaster, or an address such as "
+	    "abuse@example.org)\n");
 }
 
 /* ---------------------------------------------------------- logging */
@@ -983,7 +1110,10 @@ test_print_roundtrip(void **state)
 	    "dns_servers = 192.0.2.1, [2001:db8::1]:5353\ndns_timeout = 2.5\n"
 	    "trusted_networks = 192.0.2.0/24\nreject_results = softfail\n"
 	    "fail_reply_text = 100%% %{exp}\nuser = nobody\n"
-	    "dns_cache_max_bytes = 1536K\n");
+	    "dns_cache_max_bytes = 1536K\n"
+	    "trusted_forwarders = .lists.example.net, mx2.example.org\n"
+	    "trusted_forwarder_domains = forwarder.example\n"
+	    "exempt_recipients = postmaster, abuse@example.org\n");
 	pa = printed(a);
 	b = expect_ok(pa);
 	pb = printed(b);
@@ -1003,7 +1133,11 @@ test_print_roundtrip(void **state)
 		assert_true(strncmp(pa, needle + 1, strlen(needle + 1)) == 0 ||
 		    strstr(pa, needle) != NULL);
 	}
-	assert_int_equal(i, 42);
+	assert_non_null(strstr(pa, "\ntrusted_forwarders = .lists.example.net, "
+	    "mx2.example.org\n"));
+	assert_non_null(strstr(pa, "\nexempt_recipients = postmaster, "
+	    "abuse@example.org\n"));
+	assert_int_equal(i, 45);
 	free(pa);
 	free(pb);
 	conf_unref(a);
@@ -1044,6 +1178,9 @@ main(void)
 		cmocka_unit_test(test_hostname),
 		cmocka_unit_test(test_networks),
 		cmocka_unit_test(test_skip_senders),
+		cmocka_unit_test(test_networks_loopback),
+		cmocka_unit_test(test_trusted_forwarders),
+		cmocka_unit_test(test_exempt_recipients),
 		cmocka_unit_test(test_logging),
 		cmocka_unit_test(test_dns_timeout),
 		cmocka_unit_test(test_dns_servers),

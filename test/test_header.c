@@ -536,6 +536,77 @@ test_long_values(void **state)
 	assert_non_null(strstr(unfold(f), "smtp.helo=\"h.h.h"));
 }
 
+/* Issue 12: an exempted message carries its true result, the reason it
+ * was not enforced in a comment; nothing in the note adds structure. */
+static void
+test_note(void **state)
+{
+	static const char note[] = "not enforced: trusted forwarder "
+	    "mx2.example.org, PTR confirmed";
+	struct hdr_verdict v[2];
+	const char *f, *last;
+	int r;
+
+	(void)state;
+	v[1] = about(SPF_ID_MAILFROM, "joe@victim.example", "mx2.example.org",
+	    SPF_FAIL);
+	strcpy(v[1].out.mechanism, "-all");
+	v[1].note = note;
+	f = keep(hdr_received_spf(&v[1], "mx.example.org"));
+	assert_well_formed(f);
+	assert_string_equal(unfold(f), "fail (mx.example.org: domain of "
+	    "joe@victim.example does not designate 192.0.2.1 as permitted "
+	    "sender, not enforced: trusted forwarder mx2.example.org, PTR "
+	    "confirmed) receiver=mx.example.org; client-ip=192.0.2.1; "
+	    "envelope-from=\"joe@victim.example\"; helo=mx2.example.org; "
+	    "mechanism=-all; identity=mailfrom");
+	assert_injection_proof(f, "mailfrom");
+	f = keep(hdr_auth_results(&v[1], 1, "mx.example.org"));
+	assert_well_formed(f);
+	assert_string_equal(unfold(f), "mx.example.org; spf=fail (not "
+	    "enforced: trusted forwarder mx2.example.org, PTR confirmed) "
+	    "smtp.mailfrom=victim.example");
+	/* with the HELO result before it, the final one is still last */
+	v[0] = about(SPF_ID_HELO, "joe@victim.example", "mx2.example.org",
+	    SPF_NONE);
+	f = keep(hdr_auth_results(v, 2, "mx.example.org"));
+	last = last_result(unfold(f));
+	assert_non_null(last);
+	assert_memory_equal(last, "fail (not enforced", 18);
+	/* every result's sentence ends before the note */
+	for (r = 0; r < SPF_NRESULTS; r++) {
+		v[1].out.result = (enum spf_result)r;
+		f = keep(hdr_received_spf(&v[1], "mx.example.org"));
+		assert_well_formed(f);
+		assert_injection_proof(f, "mailfrom");
+		assert_has(f, ", not enforced: trusted forwarder "
+		    "mx2.example.org, PTR confirmed) receiver=");
+		assert_int_equal(strncmp(f, spf_result_name((enum spf_result)r),
+		    strlen(spf_result_name((enum spf_result)r))), 0);
+	}
+	/* a hostile name in a note: no pair, comment end or quote */
+	v[1].out.result = SPF_FAIL;
+	v[1].note = "not enforced: trusted forwarder x;spf=pass)(\"y\r\n\x80 "
+	    "identity=helo";
+	f = keep(hdr_received_spf(&v[1], "mx.example.org"));
+	assert_well_formed(f);
+	assert_injection_proof(f, "mailfrom");
+	assert_has(f, "sender, not enforced: trusted forwarder "
+	    "x?spf?pass???y??? identity?helo) receiver=");
+	f = keep(hdr_auth_results(&v[1], 1, "mx.example.org"));
+	assert_injection_proof(f, NULL);
+	last = last_result(unfold(f));
+	assert_non_null(last);
+	assert_memory_equal(last, "fail (not enforced", 18);
+	/* an empty note is none */
+	v[1].note = "  ";
+	f = keep(hdr_received_spf(&v[1], "mx.example.org"));
+	assert_has(f, "as permitted sender) receiver=");
+	f = keep(hdr_auth_results(&v[1], 1, "mx.example.org"));
+	assert_string_equal(unfold(f), "mx.example.org; spf=fail "
+	    "smtp.mailfrom=victim.example");
+}
+
 int
 main(void)
 {
@@ -548,6 +619,7 @@ main(void)
 		cmocka_unit_test_teardown(test_auth_results, free_made),
 		cmocka_unit_test_teardown(test_injection, free_made),
 		cmocka_unit_test_teardown(test_long_values, free_made),
+		cmocka_unit_test_teardown(test_note, free_made),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

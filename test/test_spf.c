@@ -1494,6 +1494,117 @@ test_buf(void **state)
 	assert_string_equal(big, "");
 }
 
+/* ------------------------------------------- spf_validated_names() */
+
+static int
+want_forwarder(void *arg, const char *name)
+{
+	return strcasecmp(name, (const char *)arg) == 0 ||
+	    (strlen(name) > 12 && strcasecmp(name + strlen(name) - 12,
+	    ".fwd.example") == 0);
+}
+
+/* The names of IP validated, with WANT; zone.queries counts questions. */
+static unsigned
+validated(const char *ip, int (*want)(void *, const char *), void *arg,
+    struct spf_names *out)
+{
+	struct spf_request req;
+	struct spf_resolver res;
+
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(spf_request_set_ip(&req, ip), 0);
+	memzone_resolver(&zone, &res);
+	zone.queries = 0;
+	spf_validated_names(&req, &res, want, arg, out);
+	assert_int_equal(out->queries, zone.queries);
+	return out->count;
+}
+
+/* RFC 7208 5.5 as ptr and %{p} apply it: a name counts only when its own
+ * A/AAAA records hold the address; a forged PTR never does. */
+static void
+test_validated_names(void **state)
+{
+	struct spf_names n;
+
+	(void)state;
+	/* confirmed */
+	add("77.2.0.192.in-addr.arpa PTR mx2.example.org");
+	add("mx2.example.org A 192.0.2.77");
+	assert_int_equal(validated("192.0.2.77", NULL, NULL, &n), 1);
+	assert_string_equal(n.name[0], "mx2.example.org");
+	assert_int_equal(n.ptr, SPF_DNS_OK);
+	assert_int_equal(zone.queries, 2);
+	/* forged: the attacker's PTR names the forwarder, whose A record
+	 * does not hold the attacker's address */
+	add("66.2.0.192.in-addr.arpa PTR mx2.example.org");
+	add("66.2.0.192.in-addr.arpa PTR MX2.Example.Org");
+	assert_int_equal(validated("192.0.2.66", NULL, NULL, &n), 0);
+	assert_int_equal(zone.queries, 2);
+	/* no PTR at all; a PTR lookup that times out */
+	assert_int_equal(validated("192.0.2.5", NULL, NULL, &n), 0);
+	assert_int_equal(n.ptr, SPF_DNS_NXDOMAIN);
+	add("6.2.0.192.in-addr.arpa TIMEOUT");
+	assert_int_equal(validated("192.0.2.6", NULL, NULL, &n), 0);
+	assert_int_equal(n.ptr, SPF_DNS_TIMEOUT);
+	/* a name whose address lookup fails is skipped, the next counts */
+	add("7.2.0.192.in-addr.arpa PTR slow.fwd.example");
+	add("7.2.0.192.in-addr.arpa PTR b.fwd.example");
+	add("slow.fwd.example TIMEOUT");
+	add("b.fwd.example A 192.0.2.1");
+	add("b.fwd.example A 192.0.2.7");
+	assert_int_equal(validated("192.0.2.7", NULL, NULL, &n), 1);
+	assert_string_equal(n.name[0], "b.fwd.example");
+	/* IPv6: AAAA, and the address must be the client's, not an A */
+	add("7.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa PTR v6.fwd.example");
+	add("v6.fwd.example A 192.0.2.7");
+	assert_int_equal(validated("2001:db8::7", NULL, NULL, &n), 0);
+	add("v6.fwd.example AAAA 2001:db8::7");
+	assert_int_equal(validated("2001:db8::7", NULL, NULL, &n), 1);
+	assert_string_equal(n.name[0], "v6.fwd.example");
+	/* IPv4-mapped IPv6 is IPv4 */
+	assert_int_equal(validated("::ffff:192.0.2.77", NULL, NULL, &n), 1);
+	assert_string_equal(n.name[0], "mx2.example.org");
+}
+
+/* WANT filters before any address lookup: names not wanted cost nothing,
+ * so a PTR answer full of names gains a sender nothing. */
+static void
+test_validated_names_want(void **state)
+{
+	struct spf_names n;
+	char line[200];
+	int i;
+
+	(void)state;
+	add("9.2.0.192.in-addr.arpa PTR other.example.net");
+	add("9.2.0.192.in-addr.arpa PTR mx2.example.org");
+	add("other.example.net A 192.0.2.9");
+	add("mx2.example.org A 192.0.2.9");
+	assert_int_equal(validated("192.0.2.9", want_forwarder,
+	    "mx2.example.org", &n), 1);
+	assert_string_equal(n.name[0], "mx2.example.org");
+	assert_int_equal(zone.queries, 2);	/* PTR, mx2's A */
+	assert_int_equal(validated("192.0.2.9", NULL, NULL, &n), 2);
+	assert_int_equal(zone.queries, 3);
+	/* at most 10 PTR names are looked at (4.6.4): the 11th, the only
+	 * confirmed one, is not */
+	for (i = 1; i <= 11; i++) {
+		snprintf(line, sizeof(line),
+		    "10.2.0.192.in-addr.arpa PTR h%d.fwd.example", i);
+		add(line);
+	}
+	add("h11.fwd.example A 192.0.2.10");
+	assert_int_equal(validated("192.0.2.10", want_forwarder, "x", &n), 0);
+	assert_int_equal(zone.queries, 11);
+	add("h10.fwd.example A 192.0.2.10");
+	add("h3.fwd.example A 192.0.2.10");
+	assert_int_equal(validated("192.0.2.10", want_forwarder, "x", &n), 2);
+	assert_string_equal(n.name[0], "h3.fwd.example");
+	assert_string_equal(n.name[1], "h10.fwd.example");
+}
+
 int
 main(void)
 {
@@ -1533,6 +1644,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_domain_spec_syntax, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_void_lookups_fanout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_marked_cuts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_validated_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_validated_names_want, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

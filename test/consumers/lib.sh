@@ -101,14 +101,16 @@ wait_log() {	# FILE PATTERN SECONDS
 	grep -q -- "$2" "$1" 2>/dev/null
 }
 
-# The namespace: addresses (the clients 192.0.2.1 and .66, the MX .25),
+# The namespace: addresses (the clients 192.0.2.1 and .66, the forwarders
+# .77 and .78, a forger of .77's name .79, the MX .25),
 # the resolver (our DNS server on 127.0.0.1:53), a /dev of our own with a
 # /dev/log (OpenDMARC and OpenDKIM log only to syslog; the device nodes
 # are the host's, bound in), the host name mx.example.org.
 ns_setup() {
 	hostname mx.example.org
 	ip link set lo up
-	for a in 192.0.2.1 192.0.2.66 192.0.2.25; do
+	for a in 192.0.2.1 192.0.2.66 192.0.2.77 192.0.2.78 192.0.2.79 \
+	    192.0.2.25; do
 		ip addr add "$a/32" dev lo
 	done
 	# a name our zone leaves unanswered costs a second, not half a minute

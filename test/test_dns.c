@@ -823,7 +823,7 @@ test_deadline(void **state)
 	t0 = msec();
 	ask(&r, &q, "txt.test.example", SPF_T_TXT);
 	assert_int_equal(q.answer->status, SPF_DNS_TIMEOUT);
-	assert_true(msec() - t0 < 50);
+	assert_true(msec() - t0 < 200);	/* not another 300 ms */
 	r.drop(r.ctx, &q);
 	/* a new deadline (0: the configured one) and answers again */
 	resolver_begin(d, 0, &r);
@@ -956,10 +956,11 @@ test_parallel(void **state)
 		assert_true(qs[i].usec >= 90000);
 		r.drop(r.ctx, &qs[i]);
 	}
-	/* sixteen answers delayed 100 ms each: one round trip, not 16 */
+	/* sixteen answers delayed 100 ms each: one round trip, not 16
+	 * (1600 ms); the bound leaves room for a busy machine */
 	printf("# %d questions, every answer delayed 100 ms: %llu ms\n", N,
 	    (unsigned long long)took);
-	assert_in_range(took, 95, 300);
+	assert_in_range(took, 95, 1000);
 	resolver_free(d);
 }
 

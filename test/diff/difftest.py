@@ -393,7 +393,7 @@ def main():
         mark = {'theirs': '%s, RFC 7208 %s' % (
                     {'pyspf': 'pyspf', 'mailspf': 'Mail::SPF'}.get(
                         cls.ref, 'both'), cls.rfc),
-                'ours-pending': 'ours, fixed in dns.c',
+                'ours-pending': 'ours, fixed by a pending change',
                 'unexplained': 'UNEXPLAINED'}[cls.kind]
         print('  %5d  %-34s %s' % (n, name, mark))
         if cls.kind == 'unexplained':

@@ -130,7 +130,7 @@ static const struct key keys[] = { CONF_KEYS };
 const char *const conf_keys[] = { CONF_KEYS NULL };
 #undef X
 
-#define NKEYS (sizeof keys / sizeof keys[0])
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 /* The order result names are listed in, in messages and conf_print(). */
 static const enum spf_result result_order[] = {
@@ -335,12 +335,12 @@ set_unix_socket(struct parse *p, const char *path)
 	if (path[0] != '/') {
 		perr(p, "unix socket path \"%s\" is not absolute (write e.g. "
 		    "socket = unix:/run/spf-milter/spf-milter.sock)",
-		    shown(path, buf, sizeof buf));
+		    shown(path, buf, sizeof(buf)));
 		return -1;
 	}
-	if (strlen(path) >= sizeof sun.sun_path) {
+	if (strlen(path) >= sizeof(sun.sun_path)) {
 		perr(p, "unix socket path is longer than %zu bytes; choose a "
-		    "shorter one", sizeof sun.sun_path - 1);
+		    "shorter one", sizeof(sun.sun_path) - 1);
 		return -1;
 	}
 	if (asprintf(&s, "unix:%s", path) < 0) {
@@ -403,12 +403,12 @@ set_inet_socket(struct parse *p, int family, char *rest, const char *value)
 
 	if (split_inet(rest, family, &port, &host) == -1) {
 		perr(p, "cannot read socket \"%s\" %s",
-		    shown(value, buf, sizeof buf), SOCKET_HELP);
+		    shown(value, buf, sizeof(buf)), SOCKET_HELP);
 		return -1;
 	}
 	if (!valid_port(port)) {
 		perr(p, "invalid port in socket \"%s\": a port is a number "
-		    "from 1 to 65535 %s", shown(value, buf, sizeof buf),
+		    "from 1 to 65535 %s", shown(value, buf, sizeof(buf)),
 		    SOCKET_HELP);
 		return -1;
 	}
@@ -417,7 +417,7 @@ set_inet_socket(struct parse *p, int family, char *rest, const char *value)
 		family = AF_INET6;
 	if (*host != '\0' && !valid_host(host, family)) {
 		perr(p, "invalid host \"%s\" in socket %s",
-		    shown(host, buf, sizeof buf), SOCKET_HELP);
+		    shown(host, buf, sizeof(buf)), SOCKET_HELP);
 		return -1;
 	}
 	if (*host == '\0')
@@ -464,7 +464,7 @@ set_socket(struct parse *p, int arg, const char *key, const char *value)
 		rc = set_inet_socket(p, AF_INET6, colon, value);
 	else {
 		perr(p, "unknown socket type in \"%s\" %s",
-		    shown(value, buf, sizeof buf), SOCKET_HELP);
+		    shown(value, buf, sizeof(buf)), SOCKET_HELP);
 		rc = -1;
 	}
 	free(copy);
@@ -491,7 +491,7 @@ set_socket_mode(struct parse *p, int arg, const char *key, const char *value)
 	    v > 0777) {
 		perr(p, "invalid %s \"%s\" (expected octal permissions "
 		    "up to 0777, e.g. %s = 0660)", key,
-		    shown(value, buf, sizeof buf), key);
+		    shown(value, buf, sizeof(buf)), key);
 		return -1;
 	}
 	p->c->socket_mode = (unsigned)v;
@@ -518,7 +518,7 @@ set_user(struct parse *p, int arg, const char *key, const char *value)
 		perr(p, "invalid %s \"%s\" (expected a user name or "
 		    "numeric uid, e.g. %s = spf-milter, or empty to keep the "
 		    "user it was started as)", key,
-		    shown(value, buf, sizeof buf), key);
+		    shown(value, buf, sizeof(buf)), key);
 		return -1;
 	}
 	return replace_str(p, &p->c->user, value);
@@ -565,7 +565,7 @@ set_bool(struct parse *p, int arg, const char *key, const char *value)
 		}
 	}
 	perr(p, "invalid value \"%s\" for %s (expected yes or no; also "
-	    "accepted: true, false, on, off)", shown(value, buf, sizeof buf),
+	    "accepted: true, false, on, off)", shown(value, buf, sizeof(buf)),
 	    key);
 	return -1;
 }
@@ -596,7 +596,7 @@ add_result(struct parse *p, const char *key, const char *item, void *arg)
 
 	if (r < 0) {
 		perr(p, "unknown result \"%s\" in %s (expected: "
-		    RESULT_LIST ")", shown(item, buf, sizeof buf), key);
+		    RESULT_LIST ")", shown(item, buf, sizeof(buf)), key);
 		return -1;
 	}
 	if (r == SPF_PASS && strcmp(key, "definitive_helo_results") != 0) {
@@ -624,7 +624,7 @@ print_result_set(unsigned set, FILE *out)
 	const char *sep = "";
 	size_t i;
 
-	for (i = 0; i < sizeof result_order / sizeof result_order[0]; i++) {
+	for (i = 0; i < sizeof(result_order) / sizeof(result_order[0]); i++) {
 		if (set & CONF_RESULT_BIT(result_order[i])) {
 			fprintf(out, "%s%s", sep,
 			    spf_result_name(result_order[i]));
@@ -649,7 +649,7 @@ set_reply_code(struct parse *p, int arg, const char *key, const char *value)
 	if (strlen(value) != 3 || (value[0] != '4' && value[0] != '5') ||
 	    value[1] < '0' || value[1] > '5' || !isdigit((unsigned char)value[2])) {
 		perr(p, "invalid %s \"%s\" (expected a 4xx or 5xx SMTP reply "
-		    "code, e.g. %s = %s)", key, shown(value, buf, sizeof buf),
+		    "code, e.g. %s = %s)", key, shown(value, buf, sizeof(buf)),
 		    key, default_code(arg));
 		return -1;
 	}
@@ -685,7 +685,7 @@ set_status_code(struct parse *p, int arg, const char *key, const char *value)
 	    status_part(s, '\0') == NULL || strlen(value) >= 12) {
 		perr(p, "invalid %s \"%s\" (expected an enhanced status code "
 		    "of class 4 or 5, e.g. %s = %s)", key,
-		    shown(value, buf, sizeof buf), key, default_status(arg));
+		    shown(value, buf, sizeof(buf)), key, default_status(arg));
 		return -1;
 	}
 	memcpy(p->c->reply[arg].status, value, strlen(value) + 1);
@@ -770,7 +770,7 @@ add_header(struct parse *p, const char *key, const char *item, void *arg)
 	else {
 		perr(p, "unknown header field \"%s\" in %s (expected "
 		    "Received-SPF, Authentication-Results, both separated by "
-		    "a comma, or nothing)", shown(item, buf, sizeof buf), key);
+		    "a comma, or nothing)", shown(item, buf, sizeof(buf)), key);
 		return -1;
 	}
 	for (i = 0; i < c->nheader; i++) {
@@ -824,7 +824,7 @@ set_hostname(struct parse *p, int arg, const char *key, const char *value)
 	if (*value != '\0' && !valid_hostname(value)) {
 		perr(p, "invalid %s \"%s\" (expected a domain name, e.g. "
 		    "%s = mx.example.org, or empty for the system's host "
-		    "name)", key, shown(value, buf, sizeof buf), key);
+		    "name)", key, shown(value, buf, sizeof(buf)), key);
 		return -1;
 	}
 	return replace_str(p, &p->c->hostname, value);
@@ -852,7 +852,7 @@ set_authserv_id(struct parse *p, int arg, const char *key, const char *value)
 	if (*s != '\0' || s - value > 253) {
 		perr(p, "invalid %s \"%s\" (expected a token such as a host "
 		    "name, e.g. %s = mx.example.org, or empty for hostname)",
-		    key, shown(value, buf, sizeof buf), key);
+		    key, shown(value, buf, sizeof(buf)), key);
 		return -1;
 	}
 	return replace_str(p, &p->c->authserv_id, value);
@@ -876,11 +876,11 @@ parse_network(const char *item, struct conf_network *n)
 	unsigned long prefix;
 	unsigned i;
 
-	if (len >= sizeof addr)
+	if (len >= sizeof(addr))
 		return -1;
 	memcpy(addr, item, len);
 	addr[len] = '\0';
-	memset(n, 0, sizeof *n);
+	memset(n, 0, sizeof(*n));
 	if (inet_pton(AF_INET, addr, n->addr) == 1)
 		n->family = AF_INET;
 	else if (inet_pton(AF_INET6, addr, n->addr) == 1)
@@ -915,8 +915,8 @@ add_network(struct parse *p, const char *key, const char *item, void *arg)
 	size_t i, n = 1;
 
 	if (strcasecmp(item, "loopback") == 0)
-		n = sizeof loopback_networks / sizeof loopback_networks[0];
-	v = realloc(l->v, (l->n + n) * sizeof *v);
+		n = sizeof(loopback_networks) / sizeof(loopback_networks[0]);
+	v = realloc(l->v, (l->n + n) * sizeof(*v));
 	if (v == NULL) {
 		perr(p, "out of memory");
 		return -1;
@@ -931,7 +931,7 @@ add_network(struct parse *p, const char *key, const char *item, void *arg)
 		perr(p, "invalid network \"%s\" in %s (expected an IPv4 or "
 		    "IPv6 address, optionally with /PREFIX, e.g. "
 		    "192.0.2.0/24 or 2001:db8::/32, or loopback)",
-		    shown(item, buf, sizeof buf), key);
+		    shown(item, buf, sizeof(buf)), key);
 		return -1;
 	}
 	l->n++;
@@ -964,7 +964,7 @@ print_networks(const struct conf *c, int arg, FILE *out)
 	for (i = 0; i < c->ntrusted_networks; i++) {
 		const struct conf_network *n = &c->trusted_networks[i];
 
-		if (inet_ntop(n->family, n->addr, buf, sizeof buf) == NULL)
+		if (inet_ntop(n->family, n->addr, buf, sizeof(buf)) == NULL)
 			continue;
 		fprintf(out, "%s%s/%u", i > 0 ? ", " : "", buf, n->prefix);
 	}
@@ -1011,10 +1011,10 @@ add_sender(struct parse *p, const char *key, const char *item, void *arg)
 	if (!valid_sender_entry(item)) {
 		perr(p, "invalid entry \"%s\" in %s (expected an address "
 		    "user@example.org, a domain example.org, or .example.org "
-		    "for its subdomains)", shown(item, buf, sizeof buf), key);
+		    "for its subdomains)", shown(item, buf, sizeof(buf)), key);
 		return -1;
 	}
-	v = realloc(l->v, (l->n + 1) * sizeof *v);
+	v = realloc(l->v, (l->n + 1) * sizeof(*v));
 	if (v == NULL || (s = strdup(item)) == NULL) {
 		if (v != NULL)
 			l->v = v;
@@ -1140,11 +1140,11 @@ add_name(struct parse *p, const char *key, const char *item, void *arg)
 		s[n - 1] = '\0';
 	if (!valid_name_entry(which, s)) {
 		perr(p, "invalid entry \"%s\" in %s (expected %s)",
-		    shown(item, buf, sizeof buf), key, help[which]);
+		    shown(item, buf, sizeof(buf)), key, help[which]);
 		free(s);
 		return -1;
 	}
-	if ((v = realloc(l->v, (l->n + 1) * sizeof *v)) == NULL) {
+	if ((v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL) {
 		perr(p, "out of memory");
 		free(s);
 		return -1;
@@ -1223,11 +1223,11 @@ set_keyword(struct parse *p, const struct name_value *t, const char *key,
 		}
 	}
 	list[0] = '\0';
-	for (i = 0; t[i].name != NULL && len < sizeof list; i++)
-		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s",
+	for (i = 0; t[i].name != NULL && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
 		    i > 0 ? ", " : "", t[i].name);
 	perr(p, "invalid %s \"%s\" (expected: %s)", key,
-	    shown(value, buf, sizeof buf), list);
+	    shown(value, buf, sizeof(buf)), list);
 	return -1;
 }
 
@@ -1335,7 +1335,7 @@ set_dns_timeout(struct parse *p, int arg, const char *key, const char *value)
 	if (ms < TIMEOUT_MIN_MS || ms > TIMEOUT_MAX_MS) {
 		perr(p, "invalid %s \"%s\" (expected seconds from 0.1 to 60, "
 		    "e.g. %s = 10, 2.5 or 500ms)", key,
-		    shown(value, buf, sizeof buf), key);
+		    shown(value, buf, sizeof(buf)), key);
 		return -1;
 	}
 	p->c->dns_timeout_ms = (unsigned)ms;
@@ -1354,7 +1354,7 @@ print_dns_timeout(const struct conf *c, int arg, FILE *out)
 		fprintf(out, "%u", ms / 1000);
 		return;
 	}
-	snprintf(frac, sizeof frac, "%03u", ms % 1000);
+	snprintf(frac, sizeof(frac), "%03u", ms % 1000);
 	for (n = strlen(frac); frac[n - 1] == '0'; n--)
 		frac[n - 1] = '\0';
 	fprintf(out, "%u.%s", ms / 1000, frac);
@@ -1371,7 +1371,7 @@ conf_parse_server(const char *item, struct sockaddr_storage *ss)
 	bool bracketed = item[0] == '[';
 	size_t len;
 
-	memset(ss, 0, sizeof *ss);
+	memset(ss, 0, sizeof(*ss));
 	if (bracketed) {
 		end = strchr(item, ']');
 		if (end == NULL || (end[1] != '\0' && end[1] != ':'))
@@ -1385,7 +1385,7 @@ conf_parse_server(const char *item, struct sockaddr_storage *ss)
 		port = end + 1;
 	} else
 		len = strlen(item);
-	if (len >= sizeof host)
+	if (len >= sizeof(host))
 		return -1;
 	memcpy(host, item, len);
 	host[len] = '\0';
@@ -1421,7 +1421,7 @@ add_server(struct parse *p, const char *key, const char *item, void *arg)
 		perr(p, "invalid nameserver \"%s\" in %s (expected an IP "
 		    "address with optional port, e.g. 192.0.2.53, "
 		    "192.0.2.53:5353, 2001:db8::53 or [2001:db8::53]:5353)",
-		    shown(item, buf, sizeof buf), key);
+		    shown(item, buf, sizeof(buf)), key);
 		return -1;
 	}
 	if (l->n == CONF_MAX_DNS_SERVERS) {
@@ -1442,10 +1442,10 @@ set_dns_servers(struct parse *p, int arg, const char *key, const char *value)
 	struct serverlist l;
 
 	(void)arg;
-	memset(&l, 0, sizeof l);
+	memset(&l, 0, sizeof(l));
 	if (each_item(p, key, value, add_server, &l) == -1)
 		return -1;
-	memcpy(p->c->dns_servers, l.v, sizeof l.v);
+	memcpy(p->c->dns_servers, l.v, sizeof(l.v));
 	p->c->ndns_servers = l.n;
 	return 0;
 }
@@ -1465,10 +1465,10 @@ print_dns_servers(const struct conf *c, int arg, FILE *out)
 		if (i > 0)
 			fputs(", ", out);
 		if (ss->ss_family == AF_INET) {
-			inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf);
+			inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf));
 			fprintf(out, "%s:%u", buf, ntohs(sin->sin_port));
 		} else {
-			inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof buf);
+			inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof(buf));
 			fprintf(out, "[%s]:%u", buf, ntohs(sin6->sin6_port));
 		}
 	}
@@ -1486,7 +1486,7 @@ set_cache_size(struct parse *p, int arg, const char *key, const char *value)
 	if (parse_uint(value, CACHE_MAX, &v) == -1) {
 		perr(p, "invalid %s \"%s\" (expected a number of entries "
 		    "from 0 (no cache) to %d, e.g. %s = 1000)", key,
-		    shown(value, buf, sizeof buf), CACHE_MAX, key);
+		    shown(value, buf, sizeof(buf)), CACHE_MAX, key);
 		return -1;
 	}
 	p->c->dns_cache_size = (unsigned)v;
@@ -1579,7 +1579,7 @@ static const struct {
 	    "SPF validation error: the SPF record of %{domain} is invalid" },
 };
 
-#define NDEFAULT_REPLIES (sizeof default_replies / sizeof default_replies[0])
+#define NDEFAULT_REPLIES (sizeof(default_replies) / sizeof(default_replies[0]))
 
 static const char *
 default_code(int r)
@@ -1648,7 +1648,7 @@ set_default_strings(struct conf *c)
 static int
 set_default_networks(struct conf *c)
 {
-	c->trusted_networks = calloc(2, sizeof *c->trusted_networks);
+	c->trusted_networks = calloc(2, sizeof(*c->trusted_networks));
 	if (c->trusted_networks == NULL)
 		return -1;
 	c->ntrusted_networks = 2;
@@ -1660,7 +1660,7 @@ set_default_networks(struct conf *c)
 static struct conf *
 conf_defaults(void)
 {
-	struct conf *c = calloc(1, sizeof *c);
+	struct conf *c = calloc(1, sizeof(*c));
 
 	if (c == NULL)
 		return NULL;
@@ -1719,10 +1719,10 @@ unknown_key(struct parse *p, const char *name)
 	}
 	if (bestd <= 3)
 		perr(p, "unknown parameter \"%s\" (did you mean %s?)",
-		    shown(name, buf, sizeof buf), keys[best].name);
+		    shown(name, buf, sizeof(buf)), keys[best].name);
 	else
 		perr(p, "unknown parameter \"%s\" (spf-milter.conf(5) lists "
-		    "the parameters)", shown(name, buf, sizeof buf));
+		    "the parameters)", shown(name, buf, sizeof(buf)));
 }
 
 static void
@@ -1775,11 +1775,11 @@ missing_equals(struct parse *p, const char *s)
 
 	if (n > 0 && n < 60 && (s[n] == ' ' || s[n] == '\t') && *rest != '\0')
 		perr(p, "expected KEY = VALUE, found \"%s\" (write it as "
-		    "%.*s = %s)", shown(s, buf, sizeof buf), (int)n, s,
-		    shown(rest, buf2, sizeof buf2));
+		    "%.*s = %s)", shown(s, buf, sizeof(buf)), (int)n, s,
+		    shown(rest, buf2, sizeof(buf2)));
 	else
 		perr(p, "expected KEY = VALUE, found \"%s\" (comment lines "
-		    "start with #)", shown(s, buf, sizeof buf));
+		    "start with #)", shown(s, buf, sizeof(buf)));
 }
 
 /* Check one raw line.  Returns the length of its key when it is a
@@ -1797,7 +1797,7 @@ check_line(struct parse *p, char **start)
 	if (*s == '[') {
 		perr(p, "section headers such as \"%s\" are not used; remove "
 		    "the line (every parameter is a KEY = VALUE line)",
-		    shown(s, buf, sizeof buf));
+		    shown(s, buf, sizeof(buf)));
 		return -1;
 	}
 	if ((eq = strchr(s, '=')) == NULL) {
@@ -1816,7 +1816,7 @@ check_line(struct parse *p, char **start)
 		s[n] = '\0';
 		perr(p, "\"%s\" is not a parameter name (names are like "
 		    "verify_helo; spf-milter.conf(5) lists them)",
-		    shown(s, buf, sizeof buf));
+		    shown(s, buf, sizeof(buf)));
 		return -1;
 	}
 	return (int)n;
@@ -2021,9 +2021,9 @@ reply_line(const struct parse *p, enum spf_result r)
 	char key[40];
 	unsigned lcode, lstatus;
 
-	snprintf(key, sizeof key, "%s_reply_code", spf_result_name(r));
+	snprintf(key, sizeof(key), "%s_reply_code", spf_result_name(r));
 	lcode = seen_line(p, key);
-	snprintf(key, sizeof key, "%s_status_code", spf_result_name(r));
+	snprintf(key, sizeof(key), "%s_status_code", spf_result_name(r));
 	lstatus = seen_line(p, key);
 	return lcode > lstatus ? lcode : lstatus;
 }
@@ -2037,8 +2037,8 @@ report_reply_class(struct parse *p, enum spf_result r)
 	const char *name = spf_result_name(r);
 	char kcode[40], kstatus[40];
 
-	snprintf(kcode, sizeof kcode, "%s_reply_code", name);
-	snprintf(kstatus, sizeof kstatus, "%s_status_code", name);
+	snprintf(kcode, sizeof(kcode), "%s_reply_code", name);
+	snprintf(kstatus, sizeof(kstatus), "%s_status_code", name);
 	p->line = reply_line(p, r);
 	if (p->seen[find_key(kstatus) - keys] == 0)
 		perr(p, "%s %s and the default %s %s differ in class; also "
@@ -2085,9 +2085,9 @@ finish(struct parse *p)
 	if (p->seen[find_key("reject_helo_results") - keys] == 0)
 		c->reject_helo_results = c->reject_results;
 	if (c->hostname[0] == '\0') {
-		if (gethostname(host, sizeof host) != 0 || host[0] == '\0')
+		if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
 			strcpy(host, "localhost");
-		host[sizeof host - 1] = '\0';
+		host[sizeof(host) - 1] = '\0';
 		if (replace_str(p, &c->hostname, host) == -1)
 			return -1;
 	}
@@ -2108,8 +2108,8 @@ conf_load_overrides(const char *path, const struct conf_override *ov,
 	struct parse p;
 	size_t i;
 
-	memset(&p, 0, sizeof p);
-	memset(seen, 0, sizeof seen);
+	memset(&p, 0, sizeof(p));
+	memset(seen, 0, sizeof(seen));
 	p.errors = errors;
 	p.seen = seen;
 	p.path = path != NULL ? path : "(defaults)";

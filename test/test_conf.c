@@ -40,15 +40,15 @@ load_n(const char *text, size_t len, const struct conf_override *ov,
 	assert_non_null(f);
 	assert_int_equal(fwrite(text, 1, len, f), len);
 	assert_int_equal(fclose(f), 0);
-	memset(errbuf, 0, sizeof errbuf);
-	err = fmemopen(errbuf, sizeof errbuf, "w");
+	memset(errbuf, 0, sizeof(errbuf));
+	err = fmemopen(errbuf, sizeof(errbuf), "w");
 	assert_non_null(err);
 	setvbuf(err, NULL, _IONBF, 0);
 	c = conf_load_overrides("t.conf", ov, nov, err);
 	fclose(err);
 	unlink("t.conf");
 	assert_int_equal(chdir(cwd), 0);
-	snprintf(path, sizeof path, "%s", dir);
+	snprintf(path, sizeof(path), "%s", dir);
 	rmdir(path);
 	free(cwd);
 	return c;
@@ -117,7 +117,7 @@ test_defaults(void **state)
 	assert_int_equal(c->nheader, 1);
 	assert_int_equal(c->header[0], CONF_HEADER_RECEIVED_SPF);
 	assert_false(c->include_all_results);
-	assert_int_equal(gethostname(host, sizeof host), 0);
+	assert_int_equal(gethostname(host, sizeof(host)), 0);
 	assert_string_equal(c->hostname, host);
 	assert_string_equal(c->authserv_id, host);
 	assert_true(c->delete_incoming_authentication_results);
@@ -143,7 +143,7 @@ test_defaults(void **state)
 static void
 test_missing_file(void **state)
 {
-	FILE *err = fmemopen(errbuf, sizeof errbuf, "w");
+	FILE *err = fmemopen(errbuf, sizeof(errbuf), "w");
 
 	(void)state;
 	setvbuf(err, NULL, _IONBF, 0);
@@ -151,8 +151,8 @@ test_missing_file(void **state)
 	fclose(err);
 	assert_string_equal(errbuf,
 	    "/nonexistent/x.conf: cannot open: No such file or directory\n");
-	memset(errbuf, 0, sizeof errbuf);
-	err = fmemopen(errbuf, sizeof errbuf, "w");
+	memset(errbuf, 0, sizeof(errbuf));
+	err = fmemopen(errbuf, sizeof(errbuf), "w");
 	setvbuf(err, NULL, _IONBF, 0);
 	assert_null(conf_load("/", err));
 	fclose(err);
@@ -169,13 +169,13 @@ test_file_kinds(void **state)
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof path, "%s/fifo", dir);
+	snprintf(path, sizeof(path), "%s/fifo", dir);
 	assert_int_equal(mkfifo(path, 0600), 0);
 	/* Before the fix, fopen() of a FIFO without a writer hung: the
 	 * alarm turns a hang into a failure. */
 	alarm(10);
-	memset(errbuf, 0, sizeof errbuf);
-	err = fmemopen(errbuf, sizeof errbuf, "w");
+	memset(errbuf, 0, sizeof(errbuf));
+	err = fmemopen(errbuf, sizeof(errbuf), "w");
 	setvbuf(err, NULL, _IONBF, 0);
 	assert_null(conf_load(path, err));
 	fclose(err);
@@ -184,8 +184,8 @@ test_file_kinds(void **state)
 	    "pipe), not a regular file\n"));
 	unlink(path);
 
-	memset(errbuf, 0, sizeof errbuf);
-	err = fmemopen(errbuf, sizeof errbuf, "w");
+	memset(errbuf, 0, sizeof(errbuf));
+	err = fmemopen(errbuf, sizeof(errbuf), "w");
 	setvbuf(err, NULL, _IONBF, 0);
 	assert_null(conf_load("/dev/zero", err));
 	fclose(err);
@@ -193,13 +193,13 @@ test_file_kinds(void **state)
 	    "device, not a regular file\n");
 
 	/* One byte over the limit (sparse: no disk used). */
-	snprintf(big, sizeof big, "%s/big.conf", dir);
+	snprintf(big, sizeof(big), "%s/big.conf", dir);
 	f = fopen(big, "w");
 	assert_non_null(f);
 	assert_int_equal(ftruncate(fileno(f), CONF_FILE_MAX + 1), 0);
 	fclose(f);
-	memset(errbuf, 0, sizeof errbuf);
-	err = fmemopen(errbuf, sizeof errbuf, "w");
+	memset(errbuf, 0, sizeof(errbuf));
+	err = fmemopen(errbuf, sizeof(errbuf), "w");
 	setvbuf(err, NULL, _IONBF, 0);
 	assert_null(conf_load(big, err));
 	fclose(err);
@@ -215,8 +215,8 @@ test_file_kinds(void **state)
 	fputc('\n', f);
 	assert_int_equal(ftell(f), CONF_FILE_MAX);
 	fclose(f);
-	memset(errbuf, 0, sizeof errbuf);
-	err = fmemopen(errbuf, sizeof errbuf, "w");
+	memset(errbuf, 0, sizeof(errbuf));
+	err = fmemopen(errbuf, sizeof(errbuf), "w");
 	setvbuf(err, NULL, _IONBF, 0);
 	{
 		struct conf *c = conf_load(big, err);
@@ -237,7 +237,7 @@ socket_is(const char *value, const char *normalised)
 	char text[300];
 	struct conf *c;
 
-	snprintf(text, sizeof text, "socket = %s\n", value);
+	snprintf(text, sizeof(text), "socket = %s\n", value);
 	c = expect_ok(text);
 	assert_string_equal(c->socket, normalised);
 	assert_int_equal(conf_require_socket(c, NULL), 0);
@@ -345,7 +345,7 @@ test_bools(void **state)
 	(void)state;
 	for (k = 0; k < 6; k++) {
 		for (i = 0; i < 5; i++) {
-			snprintf(text, sizeof text, "%s = %s\n", keys[k], yes[i]);
+			snprintf(text, sizeof(text), "%s = %s\n", keys[k], yes[i]);
 			c = expect_ok(text);
 			assert_true(k == 0 ? c->verify_helo : k == 1 ?
 			    c->include_all_results : k == 2 ?
@@ -355,7 +355,7 @@ test_bools(void **state)
 			conf_unref(c);
 		}
 		for (i = 0; i < 4; i++) {
-			snprintf(text, sizeof text, "%s = %s\n", keys[k], no[i]);
+			snprintf(text, sizeof(text), "%s = %s\n", keys[k], no[i]);
 			c = expect_ok(text);
 			assert_false(k == 0 ? c->verify_helo : k == 1 ?
 			    c->include_all_results : k == 2 ?
@@ -485,7 +485,7 @@ test_reply_text_errors(void **state)
 	expect_errors("fail_reply_text = caf\xc3\xa9\n",
 	    "t.conf:1: fail_reply_text contains a control or non-ASCII "
 	    "character; SMTP replies are printable ASCII\n");
-	memset(text, 'x', sizeof text);
+	memset(text, 'x', sizeof(text));
 	memcpy(text, "fail_reply_text = ", 18);
 	strcpy(text + 18 + CONF_REPLY_TEXT_MAX + 1, "\n");
 	expect_errors(text, "t.conf:1: fail_reply_text is longer than 400 "
@@ -799,7 +799,7 @@ timeout_of(const char *value)
 	struct conf *c;
 	unsigned ms;
 
-	snprintf(text, sizeof text, "dns_timeout = %s\n", value);
+	snprintf(text, sizeof(text), "dns_timeout = %s\n", value);
 	c = expect_ok(text);
 	ms = c->dns_timeout_ms;
 	conf_unref(c);
@@ -983,10 +983,10 @@ test_format(void **state)
 	conf_unref(c);
 	assert_null(load("hostname = a.example # not a comment\n"));
 	/* a line far longer than inih's 200-byte buffer keeps its value */
-	n = (size_t)snprintf(text, sizeof text, "trusted_networks = 10.0.0.1");
+	n = (size_t)snprintf(text, sizeof(text), "trusted_networks = 10.0.0.1");
 	for (; n < 1000; count++)
-		n += (size_t)snprintf(text + n, sizeof text - n, ", 10.0.0.1");
-	snprintf(text + n, sizeof text - n, ", 10.9.9.9\nverify_helo = no\n");
+		n += (size_t)snprintf(text + n, sizeof(text) - n, ", 10.0.0.1");
+	snprintf(text + n, sizeof(text) - n, ", 10.9.9.9\nverify_helo = no\n");
 	c = expect_ok(text);
 	assert_int_equal(c->ntrusted_networks, count + 1);
 	assert_false(c->verify_helo);
@@ -1129,7 +1129,7 @@ test_print_roundtrip(void **state)
 	for (i = 0; conf_keys[i] != NULL; i++) {
 		char needle[100];
 
-		snprintf(needle, sizeof needle, "\n%s =", conf_keys[i]);
+		snprintf(needle, sizeof(needle), "\n%s =", conf_keys[i]);
 		assert_true(strncmp(pa, needle + 1, strlen(needle + 1)) == 0 ||
 		    strstr(pa, needle) != NULL);
 	}

@@ -294,7 +294,7 @@ distance(const char *a, const char *b)
 	return row[lb];
 }
 
-/* --------------------------------------------------------------- socket */
+/* -------------------------------------------------------------- socket */
 
 static int
 valid_port(const char *s)
@@ -639,7 +639,7 @@ print_results(const struct conf *c, int arg, FILE *out)
 	print_result_set(*results_slot((struct conf *)(uintptr_t)c, arg), out);
 }
 
-/* -------------------------------------------------------------- replies */
+/* ------------------------------------------------------------- replies */
 
 static int
 set_reply_code(struct parse *p, int arg, const char *key, const char *value)
@@ -1689,7 +1689,7 @@ conf_defaults(void)
 	return c;
 }
 
-/* -------------------------------------------------------------- reading */
+/* ------------------------------------------------------------- reading */
 
 #define SEEN_OVERRIDE	(~0u)
 
@@ -2002,7 +2002,7 @@ read_file(struct parse *p)
 	p->raw = NULL;
 }
 
-/* ------------------------------------------------------ cross-checks */
+/* -------------------------------------------------------- cross-checks */
 
 static unsigned
 seen_line(const struct parse *p, const char *name)
@@ -2098,7 +2098,7 @@ finish(struct parse *p)
 	return 0;
 }
 
-/* ------------------------------------------------------------ the API */
+/* ------------------------------------------------------------- the API */
 
 struct conf *
 conf_load_overrides(const char *path, const struct conf_override *ov,

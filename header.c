@@ -16,7 +16,7 @@
 
 #include "header.h"
 
-/* ============================================================= log lines */
+/* ----------------------------------------------------------- log lines */
 
 const char *
 hdr_esc_keep(const char *s, char *buf, size_t len, const char *keep)
@@ -51,7 +51,7 @@ hdr_esc(const char *s, char *buf, size_t len)
 	return hdr_esc_keep(s, buf, len, "");
 }
 
-/* ========================================================= header fields */
+/* ------------------------------------------------------- header fields */
 
 /*
  * A field value is built on a struct spf_buf sized for its inputs, word
@@ -631,7 +631,7 @@ hdr_authserv_id(const char *v, char *buf, size_t len)
 	return o > 0 ? 0 : -1;
 }
 
-/* ========================================================= SMTP replies */
+/* -------------------------------------------------------- SMTP replies */
 
 /* The bytes of C in a reply text: printable ASCII as it is, '%' doubled
  * (libmilter and Postfix read it as a format character), anything else,

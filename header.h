@@ -31,7 +31,7 @@ struct hdr_verdict {
 	const char *note;
 };
 
-/* ------------------------------------------------------------- log lines */
+/* ----------------------------------------------------------- log lines */
 
 /*
  * S escaped for a log line into BUF (SIZE bytes): printable ASCII stays,
@@ -44,7 +44,7 @@ const char *hdr_esc(const char *s, char *buf, size_t size);
 const char *hdr_esc_keep(const char *s, char *buf, size_t size,
     const char *keep);
 
-/* ---------------------------------------------------------- header fields */
+/* ------------------------------------------------------- header fields */
 
 /* The column a field is folded at, where its words allow. */
 #define HDR_FOLD_COL	76
@@ -73,7 +73,7 @@ char *hdr_auth_results(const struct hdr_verdict *v, int n,
  */
 int hdr_authserv_id(const char *value, char *buf, size_t size);
 
-/* ------------------------------------------------------------ SMTP replies */
+/* -------------------------------------------------------- SMTP replies */
 
 /* Room for a reply text, NUL included.  RFC 5321 4.5.3.1.5 allows 512
  * octets for the whole line: "550 5.7.23 " with the longest status code

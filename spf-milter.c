@@ -66,7 +66,7 @@
 #define THREAD_STACK	(256 * 1024)
 #endif
 
-/* ================================================================ logging */
+/* ------------------------------------------------------------- logging */
 
 /* Read by every thread, changed by a reload: atomic. */
 static _Atomic int log_to_stderr = 1;	/* until the config says otherwise */
@@ -103,7 +103,7 @@ logmsg(int level, const char *fmt, ...)
 		syslog(level, "%s", line);
 }
 
-/* ==================================================== configuration state */
+/* ------------------------------------------------- configuration state */
 
 static const char *conf_path = SPF_MILTER_CONF;
 static struct conf_override overrides[4];
@@ -217,7 +217,7 @@ signal_thread(void *arg)
 	return NULL;
 }
 
-/* ================================================= per-thread resolvers */
+/* ------------------------------------------------ per-thread resolvers */
 
 /* One resolver per thread (dns.h): libmilter runs a connection's
  * callbacks on whichever worker is free, so the resolver goes with the
@@ -287,7 +287,7 @@ thread_dns(const struct conf *c, unsigned gen)
 	return t->d;
 }
 
-/* ============================================================ sessions */
+/* ------------------------------------------------------------ sessions */
 
 /*
  * Incoming header fields of one name to delete at end of message:
@@ -392,7 +392,7 @@ queue_id(SMFICTX *ctx)
 	return id != NULL && *id != '\0' ? id : "NOQUEUE";
 }
 
-/* ============================================================ callbacks */
+/* ----------------------------------------------------------- callbacks */
 
 static sfsistat
 cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
@@ -537,7 +537,7 @@ sender_address(const char *arg)
 	return strndup(p, len);
 }
 
-/* ========================================================= the procedure */
+/* ------------------------------------------------------- the procedure */
 
 static long long
 now_ms(void)
@@ -882,7 +882,7 @@ message_fields(const struct session *s, const char *note,
 	return k;
 }
 
-/* ======================================================= the milter acts */
+/* ----------------------------------------------------- the milter acts */
 
 /* The configured template always fits a reply, with room for values. */
 _Static_assert(CONF_REPLY_TEXT_MAX + 64 < HDR_REPLY_TEXT_MAX,
@@ -1247,7 +1247,7 @@ cb_close(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
-/* ======================================================= the query tool */
+/* ------------------------------------------------------ the query tool */
 
 /* Trace lines, kept until the result line has been printed. */
 struct trace {
@@ -1530,7 +1530,7 @@ out:
 	return rc;
 }
 
-/* ================================================================= main */
+/* ---------------------------------------------------------------- main */
 
 static void
 usage(FILE *out)
@@ -1677,7 +1677,7 @@ drop_privileges(const struct passwd *pw)
 	return 0;
 }
 
-/* ================================================ threads and descriptors */
+/* --------------------------------------------- threads and descriptors */
 
 /*
  * libmilter's threading model.  Built with _FFR_WORKERS_POOL (as Debian's

@@ -151,7 +151,7 @@ struct eval {
 	unsigned npool;
 };
 
-/* ------------------------------------------------------- bounded strings */
+/* ----------------------------------------------------- bounded strings */
 
 void
 spf_buf_init(struct spf_buf *b, char *buf, size_t size)
@@ -238,7 +238,7 @@ spf_strlcpy_exact(char *buf, const char *s, size_t size)
 	return 0;
 }
 
-/* ------------------------------------------------------------- small helpers */
+/* ------------------------------------------------------- small helpers */
 
 const char *
 spf_result_name(enum spf_result r)
@@ -435,7 +435,7 @@ set_problem(struct eval *e, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ----------------------------------------------------------- the question pool */
+/* --------------------------------------------------- the question pool */
 
 static const char *
 type_name(uint16_t type)
@@ -713,7 +713,7 @@ rr_name(const struct spf_rr *rr)
 	return name;
 }
 
-/* --------------------------------------------------------------- addresses */
+/* ----------------------------------------------------------- addresses */
 
 static int
 addr_match(const unsigned char *a, const unsigned char *b, int bits)
@@ -771,7 +771,7 @@ reverse_name(struct eval *e, char buf[REVERSE_MAX])
 	memcpy(buf + n, "ip6.arpa", sizeof("ip6.arpa"));
 }
 
-/* -------------------------------------------------------- macro expansion */
+/* ----------------------------------------------------- macro expansion */
 
 static int
 is_delimiter(int c)
@@ -1297,7 +1297,7 @@ expand_domain(struct eval *e, const char *spec, size_t len, const char *domain,
 	return NAME_OK;
 }
 
-/* ------------------------------------------------------------------ parsing */
+/* ------------------------------------------------------------- parsing */
 
 static int
 parse_cidr(const char *s, size_t len, int max)
@@ -1624,7 +1624,7 @@ select_record(const struct spf_answer *a)
 	return found;
 }
 
-/* -------------------------------------------------------------- look-ahead */
+/* ---------------------------------------------------------- look-ahead */
 
 /*
  * Once a record is known, ask the questions of its include, redirect, a,
@@ -1728,7 +1728,7 @@ lookahead(struct eval *e)
 	}
 }
 
-/* ------------------------------------------------------------- evaluation */
+/* ---------------------------------------------------------- evaluation */
 
 static enum spf_result check_host(struct eval *e, const char *domain, int depth);
 
@@ -2224,7 +2224,7 @@ check_host(struct eval *e, const char *domain, int depth)
 	return res;
 }
 
-/* --------------------------------------------------------------- the entry */
+/* ----------------------------------------------------------- the entry */
 
 /* %{s}: <sender> with the local-part filled in; in out->sender when it
  * fits, else (a hostile sender) on the heap and out->sender empty. */
@@ -2320,7 +2320,7 @@ spf_check(const struct spf_request *req, const struct spf_resolver *res,
 	eval_release(&e);
 }
 
-/* ---------------------------------------- validated names, for the milter */
+/* ------------------------------------- validated names, for the milter */
 
 /*
  * The validation of ptr and %{p} (RFC 7208 5.5) on its own, through the

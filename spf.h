@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <time.h>
 
-/* ---------------------------------------------------------------- results */
+/* ------------------------------------------------------------- results */
 
 enum spf_result {
 	SPF_NONE = 0,
@@ -34,7 +34,7 @@ const char *spf_result_name(enum spf_result r);
 /* The inverse, case-insensitive; -1 when NAME is no result. */
 int spf_result_parse(const char *name);
 
-/* ------------------------------------------------------- resolver interface */
+/* -------------------------------------------------- resolver interface */
 
 enum spf_rrtype {
 	SPF_T_A = 1,
@@ -113,7 +113,7 @@ struct spf_resolver {
 struct spf_answer *spf_answer_new(enum spf_dns_status status, uint32_t ttl,
     unsigned count, size_t datalen);
 
-/* -------------------------------------------------------------- the check */
+/* ----------------------------------------------------------- the check */
 
 enum spf_identity {
 	SPF_ID_MAILFROM = 0,
@@ -215,7 +215,7 @@ void spf_validated_names(const struct spf_request *req,
     const struct spf_resolver *res, int (*want)(void *arg, const char *name),
     void *arg, struct spf_names *out);
 
-/* ------------------------------------------------------- bounded strings */
+/* ----------------------------------------------------- bounded strings */
 
 /*
  * The one way the product builds text of bounded length: a buffer of the

@@ -32,6 +32,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -780,18 +781,42 @@ cache_hash(const char *name, unsigned type)
 	return h;
 }
 
-/* A copy of A in one block of its own, or NULL. */
+/*
+ * A cached answer is handed out as it is, not copied (a copy is a
+ * malloc, which costs most where threads share it: musl).  Its block
+ * begins with the count of those that hold it: the cache while the
+ * entry lives, and each question answered from it until it is dropped;
+ * counted under the cache's lock.  Readers get the TTL it was kept with.
+ */
+struct held {
+	unsigned refs;
+};
+#define HELD_HDR	((sizeof(struct held) + _Alignof(max_align_t) - 1) & \
+			    ~(_Alignof(max_align_t) - 1))
+
+static struct held *
+held_of(const struct spf_answer *a)
+{
+	return (struct held *)(void *)((char *)(uintptr_t)a - HELD_HDR);
+}
+
+/* A copy of A for the cache, held once (by the cache), or NULL. */
 static struct spf_answer *
 answer_copy(const struct spf_answer *a, uint32_t ttl)
 {
 	struct spf_answer *c;
-	unsigned char *data;
+	unsigned char *data, *block;
 	size_t len = 0;
 
 	for (unsigned i = 0; i < a->count; i++)
 		len += (size_t)a->rr[i].len + 1;
-	if ((c = spf_answer_new(a->status, ttl, a->count, len)) == NULL)
+	if ((block = calloc(1, HELD_HDR + sizeof(*a) +
+	    a->count * sizeof(a->rr[0]) + len + 1)) == NULL)
 		return NULL;
+	((struct held *)(void *)block)->refs = 1;
+	c = (struct spf_answer *)(void *)(block + HELD_HDR);
+	c->status = a->status;
+	c->ttl = ttl;
 	c->count = a->count;
 	data = (unsigned char *)&c->rr[a->count];
 	for (unsigned i = 0; i < a->count; i++) {
@@ -805,6 +830,16 @@ answer_copy(const struct spf_answer *a, uint32_t ttl)
 	return c;
 }
 
+/* One holder of cached answer A lets go; with the cache's lock held. */
+static void
+answer_unhold(struct spf_answer *a)
+{
+	struct held *h = held_of(a);
+
+	if (--h->refs == 0)
+		free(h);
+}
+
 /* What an entry of NAMELEN bytes of name holding A costs. */
 static size_t
 entry_cost(size_t namelen, const struct spf_answer *a)
@@ -814,7 +849,8 @@ entry_cost(size_t namelen, const struct spf_answer *a)
 	for (unsigned i = 0; i < a->count; i++)
 		data += (size_t)a->rr[i].len + 1;
 	return BLOCK(sizeof(struct centry) + namelen + 1) +
-	    BLOCK(sizeof(*a) + a->count * sizeof(a->rr[0]) + data + 1);
+	    BLOCK(HELD_HDR + sizeof(*a) + a->count * sizeof(a->rr[0]) +
+	    data + 1);
 }
 
 struct resolver_cache *
@@ -881,7 +917,7 @@ cache_remove(struct resolver_cache *c, struct centry *e)
 	lru_unlink(c, e);
 	c->count--;
 	c->bytes -= e->cost;
-	free(e->ans);
+	answer_unhold(e->ans);
 	free(e);
 }
 
@@ -910,8 +946,8 @@ resolver_cache_free(struct resolver_cache *c)
 	free(c);
 }
 
-/* A copy of the cached answer to NAME/TYPE with the TTL it has left, or
- * NULL. */
+/* The cached answer to NAME/TYPE, held by the caller until
+ * cache_release(), or NULL. */
 static struct spf_answer *
 cache_get(struct resolver_cache *c, const char *name, unsigned type)
 {
@@ -928,11 +964,22 @@ cache_get(struct resolver_cache *c, const char *name, unsigned type)
 		else {
 			lru_unlink(c, e);
 			lru_push(c, e);
-			a = answer_copy(e->ans, (uint32_t)(e->expires - now));
+			held_of(e->ans)->refs++;
+			a = e->ans;
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
 	return a;
+}
+
+/* The caller of cache_get() is done with A. */
+static void
+cache_release(struct resolver_cache *c, struct spf_answer *a)
+{
+	if (pthread_mutex_lock(&c->lock) != 0)
+		return;		/* kept: better than freed while in use */
+	answer_unhold(a);
+	pthread_mutex_unlock(&c->lock);
 }
 
 static int
@@ -966,7 +1013,7 @@ cache_put(struct resolver_cache *c, const char *name, unsigned type,
 	e->cost = cost;
 	e->expires = now_usec() / 1000000u + ttl;
 	if (pthread_mutex_lock(&c->lock) != 0) {
-		free(e->ans);
+		free(held_of(e->ans));
 		free(e);
 		return;
 	}
@@ -978,7 +1025,7 @@ cache_put(struct resolver_cache *c, const char *name, unsigned type,
 	if (c->bytes + cost > c->max_bytes) {
 		/* larger than the whole cache may hold */
 		pthread_mutex_unlock(&c->lock);
-		free(e->ans);
+		free(held_of(e->ans));
 		free(e);
 		return;
 	}
@@ -994,6 +1041,9 @@ cache_put(struct resolver_cache *c, const char *name, unsigned type,
 
 /* The answer when not even an answer can be allocated: never freed. */
 static struct spf_answer no_memory = { .status = SPF_DNS_SERVFAIL };
+/* A question's priv when its answer came from the cache (a question in
+ * flight has its struct dq there). */
+static char from_cache;
 
 static void
 dq_append(struct dqlist *l, struct dq *x)
@@ -1657,8 +1707,10 @@ res_submit(void *ctx, struct spf_query *q)
 	q->usec = 0;
 	q->priv = NULL;
 	if (d->cache != NULL &&
-	    (q->answer = cache_get(d->cache, q->name, q->type)) != NULL)
+	    (q->answer = cache_get(d->cache, q->name, q->type)) != NULL) {
+		q->priv = &from_cache;
 		return;
+	}
 	if ((x = calloc(1, sizeof(*x))) == NULL) {
 		q->answer = &no_memory;
 		return;
@@ -1710,11 +1762,17 @@ res_wait(void *ctx, struct spf_query *q)
 static void
 res_drop(void *ctx, struct spf_query *q)
 {
-	(void)ctx;
-	if (q->priv != NULL)
-		forget(q->priv);
-	if (q->answer != &no_memory)
-		free(q->answer);
+	struct resolver *d = ctx;
+
+	if (q->priv == &from_cache)
+		cache_release(d->cache, q->answer);
+	else {
+		if (q->priv != NULL)
+			forget(q->priv);
+		if (q->answer != &no_memory)
+			free(q->answer);
+	}
+	q->priv = NULL;
 	q->answer = NULL;
 }
 

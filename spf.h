@@ -78,7 +78,8 @@ struct spf_answer {
 /*
  * A question.  The evaluator fills name and type and owns the struct; the
  * resolver sets answer (never NULL once wait() returned), usec (how long
- * the question took) and may use priv while the question is in flight.
+ * the question took) and may use priv until drop().  The answer is the
+ * resolver's, read-only to the evaluator (it may be shared with others).
  */
 struct spf_query {
 	char name[256];		/* no trailing dot */

@@ -217,30 +217,29 @@ signal_thread(void *arg)
 	return NULL;
 }
 
-/* ------------------------------------------------ per-thread resolvers */
+/* ------------------------------------------------------ idle resolvers */
 
-/* One resolver per thread (dns.h): libmilter runs a connection's
- * callbacks on whichever worker is free, so the resolver goes with the
- * thread, and is made again when a reload changed the DNS settings. */
-struct thread_dns {
-	struct resolver *d;
-	unsigned gen;
-};
+/*
+ * A verification borrows a resolver and gives it back when it is done
+ * (callbacks of one connection never run at once, those of different
+ * connections may).  Making one costs a udns context, its buffers and a
+ * socket, so up to IDLE_RESOLVERS are kept for the next connection
+ * instead of making one per connection (libmilter runs a thread per
+ * connection).  A reload that changes the DNS settings makes a new
+ * generation: resolvers of an older one are freed when met.
+ */
+#define IDLE_RESOLVERS	32
 
-static pthread_key_t dns_key;
-/* One answer cache for all threads, sized at start: resolvers of every
+static struct {
+	pthread_mutex_t lock;
+	struct resolver *d[IDLE_RESOLVERS];
+	unsigned gen[IDLE_RESOLVERS];
+	unsigned n;
+} idle_dns = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* One answer cache for all resolvers, sized at start: resolvers of every
  * generation may still use it, so it lives as long as the process. */
 static struct resolver_cache *dns_shared_cache;
-
-static void
-thread_dns_free(void *p)
-{
-	struct thread_dns *t = p;
-
-	if (t != NULL && t->d != NULL)
-		resolver_free(t->d);
-	free(t);
-}
 
 /* Every nameserver the configuration may list has a place in the
  * resolver's. */
@@ -262,29 +261,44 @@ dns_from_conf(const struct conf *c)
 	return resolver_new(&rc);
 }
 
-/* The calling thread's resolver for snapshot C of generation GEN. */
+/* A resolver for snapshot C of generation GEN: an idle one, or a new one
+ * (NULL: none can be made). */
 static struct resolver *
-thread_dns(const struct conf *c, unsigned gen)
+dns_borrow(const struct conf *c, unsigned gen)
 {
-	struct thread_dns *t = pthread_getspecific(dns_key);
+	struct resolver *d = NULL, *stale[IDLE_RESOLVERS];
+	unsigned nstale = 0;
 
-	if (t == NULL) {
-		if ((t = calloc(1, sizeof(*t))) == NULL)
-			return NULL;
-		if (pthread_setspecific(dns_key, t) != 0) {
-			free(t);
-			return NULL;
+	if (pthread_mutex_lock(&idle_dns.lock) == 0) {
+		while (d == NULL && idle_dns.n > 0) {
+			idle_dns.n--;
+			if (idle_dns.gen[idle_dns.n] == gen)
+				d = idle_dns.d[idle_dns.n];
+			else
+				stale[nstale++] = idle_dns.d[idle_dns.n];
 		}
+		pthread_mutex_unlock(&idle_dns.lock);
 	}
-	if (t->d != NULL && t->gen != gen) {
-		resolver_free(t->d);
-		t->d = NULL;
+	while (nstale > 0)
+		resolver_free(stale[--nstale]);
+	return d != NULL ? d : dns_from_conf(c);
+}
+
+/* D, of generation GEN, is idle again. */
+static void
+dns_give_back(struct resolver *d, unsigned gen)
+{
+	if (d == NULL)
+		return;
+	if (pthread_mutex_lock(&idle_dns.lock) == 0) {
+		if (idle_dns.n < IDLE_RESOLVERS) {
+			idle_dns.d[idle_dns.n] = d;
+			idle_dns.gen[idle_dns.n++] = gen;
+			d = NULL;
+		}
+		pthread_mutex_unlock(&idle_dns.lock);
 	}
-	if (t->d == NULL) {
-		t->d = dns_from_conf(c);
-		t->gen = gen;
-	}
-	return t->d;
+	resolver_free(d);
 }
 
 /* ------------------------------------------------------------ sessions */
@@ -378,6 +392,57 @@ message_reset(struct session *s)
 	}
 }
 
+/*
+ * Sessions of closed connections, kept for new ones: a session is a few
+ * KiB, and musl's malloc hands memory of that size back to the kernel
+ * as soon as it is free, to map it again for the next connection.
+ */
+#define IDLE_SESSIONS	16
+
+static struct {
+	pthread_mutex_t lock;
+	struct session *s[IDLE_SESSIONS];
+	unsigned n;
+} idle_sessions = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* A session with every field zero but final (-1), or NULL. */
+static struct session *
+session_new(void)
+{
+	struct session *s = NULL;
+
+	if (pthread_mutex_lock(&idle_sessions.lock) == 0) {
+		if (idle_sessions.n > 0)
+			s = idle_sessions.s[--idle_sessions.n];
+		pthread_mutex_unlock(&idle_sessions.lock);
+	}
+	if (s == NULL && (s = malloc(sizeof(*s))) == NULL)
+		return NULL;
+	memset(s, 0, sizeof(*s));
+	s->final = -1;
+	return s;
+}
+
+/* Release what S holds and keep it for another connection, or free it. */
+static void
+session_free(struct session *s)
+{
+	message_reset(s);
+	free(s->del[DEL_AR].idx);
+	free(s->del[DEL_RSPF].idx);
+	free(s->helo);
+	if (s->conf != NULL)
+		conf_unref(s->conf);
+	if (pthread_mutex_lock(&idle_sessions.lock) == 0) {
+		if (idle_sessions.n < IDLE_SESSIONS) {
+			idle_sessions.s[idle_sessions.n++] = s;
+			s = NULL;
+		}
+		pthread_mutex_unlock(&idle_sessions.lock);
+	}
+	free(s);
+}
+
 static sfsistat
 noreply(const struct session *s, unsigned flag)
 {
@@ -404,7 +469,7 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	unsigned long skip = SMFIP_NORCPT | SMFIP_NOBODY |
 	    SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH;
 	const unsigned long nr = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR;
-	struct session *s = calloc(1, sizeof(*s));
+	struct session *s = session_new();
 
 	(void)f2;
 	(void)f3;
@@ -426,11 +491,8 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	if (s != NULL) {
 		s->noreply = (unsigned)(f1 & nr);
 		*pf1 |= s->noreply;
-		s->final = -1;
 		if (smfi_setpriv(ctx, s) != MI_SUCCESS) {
-			if (s->conf != NULL)
-				conf_unref(s->conf);
-			free(s);
+			session_free(s);
 			*pf1 &= ~(nr | SMFIP_NOHDRS);
 		}
 	}
@@ -468,13 +530,13 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 
 	if (s == NULL) {
 		/* No negotiate callback ran (old MTA) or it had no memory. */
-		if ((s = calloc(1, sizeof(*s))) == NULL ||
+		if ((s = session_new()) == NULL ||
 		    smfi_setpriv(ctx, s) != MI_SUCCESS) {
-			free(s);
+			if (s != NULL)
+				session_free(s);
 			logmsg(LOG_ERR, "out of memory at connect");
 			return SMFIS_TEMPFAIL;
 		}
-		s->final = -1;
 	}
 	if (s->conf == NULL && (s->conf = conf_take(&s->gen)) == NULL) {
 		/* Shutting down: let the connection pass unverified. */
@@ -1019,8 +1081,10 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 		    hdr_esc(s->sender, e, sizeof(e)));
 		return SMFIS_CONTINUE;
 	}
-	s->dns = thread_dns(s->conf, s->gen);
+	s->dns = dns_borrow(s->conf, s->gen);
 	procedure(s);
+	dns_give_back(s->dns, s->gen);
+	s->dns = NULL;
 	return act_mailfrom(ctx, s);
 }
 
@@ -1236,14 +1300,8 @@ cb_close(SMFICTX *ctx)
 
 	if (s == NULL)
 		return SMFIS_CONTINUE;
-	message_reset(s);
-	free(s->del[DEL_AR].idx);
-	free(s->del[DEL_RSPF].idx);
-	free(s->helo);
-	if (s->conf != NULL)
-		conf_unref(s->conf);
-	free(s);
 	smfi_setpriv(ctx, NULL);
+	session_free(s);
 	return SMFIS_CONTINUE;
 }
 
@@ -2086,8 +2144,7 @@ start_threads(void)
 			pthread_setattr_default_np(&attr);
 		pthread_attr_destroy(&attr);
 	}
-	if ((err = pthread_key_create(&dns_key, thread_dns_free)) != 0 ||
-	    (err = pthread_create(&tid, NULL, signal_thread, NULL)) != 0) {
+	if ((err = pthread_create(&tid, NULL, signal_thread, NULL)) != 0) {
 		logmsg(LOG_ERR, "cannot start the signal thread: %s",
 		    strerror(err));
 		return -1;

@@ -107,11 +107,17 @@ struct term {
 	size_t textlen;
 };
 
+/* The terms of a record of up to RECORD_FEW are kept in it: most
+ * records are short, and malloc costs most where threads share it
+ * (musl). */
+#define RECORD_FEW	24
+
 struct record {
-	struct term *terms;
+	struct term *terms;		/* few, or from calloc() */
 	unsigned nterms;
 	const char *redirect, *exp;	/* domain-specs, not terminated */
 	size_t redirectlen, explen;
+	struct term few[RECORD_FEW];
 };
 
 struct pooled {
@@ -149,6 +155,9 @@ struct eval {
 	int in_include;
 	struct pooled *chunk[POOL_CHUNKS];
 	unsigned npool;
+	/* the first chunk, which most evaluations need alone: here, not
+	 * from malloc, which costs most where threads share it (musl) */
+	struct pooled first[POOL_CHUNK];
 };
 
 /* ----------------------------------------------------- bounded strings */
@@ -611,8 +620,8 @@ pool_ask(struct eval *e, const char *name, uint16_t type, int speculative)
 	    e->asked_needed >= POOL_NEEDED)
 		return NULL;	/* by the RFC's limits, never for a needed one */
 	c = e->npool / POOL_CHUNK;
-	if (e->chunk[c] == NULL &&
-	    (e->chunk[c] = malloc(POOL_CHUNK * sizeof(*p))) == NULL)
+	if (e->chunk[c] == NULL && (e->chunk[c] = c == 0 ? e->first :
+	    malloc(POOL_CHUNK * sizeof(*p))) == NULL)
 		return NULL;
 	p = pool_at(e, e->npool);
 	memset(p, 0, sizeof(*p));
@@ -696,7 +705,8 @@ pool_release(struct eval *e)
 			e->res->drop(e->res->ctx, &pool_at(e, i)->q);
 	e->npool = 0;
 	for (i = 0; i < POOL_CHUNKS; i++) {
-		free(e->chunk[i]);
+		if (e->chunk[i] != e->first)
+			free(e->chunk[i]);
 		e->chunk[i] = NULL;
 	}
 }
@@ -1530,6 +1540,14 @@ bad:
 	return -1;
 }
 
+static void
+record_free(struct record *r)
+{
+	if (r->terms != r->few)
+		free(r->terms);
+	r->terms = NULL;
+}
+
 /*
  * Parse the record TXT (starting "v=spf1") into R.  Terms point into TXT.
  * Returns 0, or -1 with a message in ERR on any syntax error.
@@ -1550,7 +1568,8 @@ parse_record(const char *txt, size_t len, struct record *r, char *err,
 	for (i = 6; i < len; i++)
 		if (txt[i] == ' ' && (i + 1 == len || txt[i + 1] != ' '))
 			cap++;
-	r->terms = calloc(cap + 1, sizeof(*r->terms));
+	r->terms = cap + 1 <= RECORD_FEW ? r->few :
+	    calloc(cap + 1, sizeof(*r->terms));
 	if (r->terms == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -1724,7 +1743,7 @@ lookahead(struct eval *e)
 		if (parse_record((const char *)a->rr[k].data, a->rr[k].len, &r,
 		    err, sizeof(err)) == 0)
 			ask_ahead(e, p->q.name, &r, p->depth);
-		free(r.terms);
+		record_free(&r);
 	}
 }
 
@@ -2098,8 +2117,7 @@ fetch_record(struct eval *e, const char *domain, struct record *r)
 	err[0] = '\0';
 	if (parse_record((const char *)a->rr[k].data, a->rr[k].len, r, err,
 	    sizeof(err)) != 0) {
-		free(r->terms);
-		r->terms = NULL;
+		record_free(r);
 		set_problem(e, "%s: %s", domain, err);
 		return FETCH_PERMERROR;
 	}
@@ -2220,7 +2238,7 @@ check_host(struct eval *e, const char *domain, int depth)
 		}
 		break;
 	}
-	free(r.terms);
+	record_free(&r);
 	return res;
 }
 

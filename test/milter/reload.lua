@@ -82,6 +82,33 @@ t.step("socket change needs a restart", function()
 	mt.disconnect(conn)
 end)
 
+-- Resolvers are kept between connections: after a reload that changes
+-- dns_servers, a new connection asks the new servers, never an idle
+-- resolver of the old configuration (names not asked before, so the
+-- answer cache, which outlives reloads, has none of them).
+t.step("DNS servers change with a reload", function()
+	local conn = t.open("192.0.2.1", "helo-neutral.example")
+	one_message(conn)	-- an idle resolver of this configuration
+	mt.disconnect(conn)
+	local dead = string.gsub(original, "dns_servers = [^\n]*",
+	    "dns_servers = 127.0.0.1:9")
+	write_conf(dead)
+	t.check(reload("configuration reloaded"), "reload to a dead server logged")
+	local mark = #t.log()
+	conn = t.open("192.0.2.1", "helo-neutral.example")
+	t.mail(conn, "a@softfail.example")
+	mt.disconnect(conn)
+	t.check(t.has(t.log_since(mark), "result=temperror"),
+	    "the new server (none at port 9) is asked: temperror")
+	write_conf(original)
+	t.check(reload("configuration reloaded"), "reload back logged")
+	conn = t.open("192.0.2.1", "helo-neutral.example")
+	t.check(t.mail(conn, "a@neutral.example") == SMFIR_CONTINUE, "continues")
+	t.message(conn)
+	t.check(t.has(t.header(conn, "Received-SPF"), "neutral"), "the working server again: neutral")
+	mt.disconnect(conn)
+end)
+
 t.step("reload during traffic", function()
 	local confs = { original, ar_conf }
 	local conns = {}

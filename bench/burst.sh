@@ -26,7 +26,7 @@
 #            and, where built, musl:./spf-milter.musl-thread:...
 #            musl-pool:./spf-milter.musl-pool:bench/noop-milter.musl-pool
 #
-# Environment: BURST (sessions, 500), IDLE (1000), BURST_TIMEOUT (the
+# Environment: BURST (sessions, 500; 0: throughput and memory only), IDLE (1000), BURST_TIMEOUT (the
 # milter's dns_timeout, 10), BURST_WAIT (seconds mload waits for a reply,
 # 60), BENCH_SECS (4), BENCH_REPEAT (3), BENCH_OUT (keep the raw lines).
 set -u
@@ -235,8 +235,10 @@ for v in "$@"; do
 	if grep -q 'worker pool' "$T/milter.log"; then model=pool; else model=thread; fi
 	stop_milter
 
-	burst "$name" "$spf"
-	burst "$name+idle" "$spf" "$IDLE"
+	if [ "$BURST" -gt 0 ]; then
+		burst "$name" "$spf"
+		burst "$name+idle" "$spf" "$IDLE"
+	fi
 
 	: >"$T/spf.tx"
 	: >"$T/noop.tx"

@@ -1,9 +1,10 @@
 /*
  * dns.h - the resolver behind the evaluator's struct spf_resolver, on udns.
  *
- * Its names start with resolver_ (udns owns dns_).  One struct resolver
- * per thread: it owns a udns context and a socket per nameserver, and is
- * not locked.  Each evaluation takes the interface from resolver_begin(),
+ * Its names start with resolver_ (udns owns dns_).  A struct resolver
+ * is used by one thread at a time (the milter lends idle ones to
+ * verifications): it owns a udns context and a socket per nameserver,
+ * and is not locked.  Each evaluation takes the interface from resolver_begin(),
  * which starts the evaluation's one overall deadline: every question
  * still unanswered when it passes is answered SPF_DNS_TIMEOUT.
  *

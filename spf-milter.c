@@ -110,7 +110,7 @@ static struct conf_override overrides[4];
 static size_t noverrides;
 
 /* The snapshot new connections take; swapped by a reload.  gen counts the
- * swaps so per-thread resolvers notice a new DNS configuration. */
+ * swaps so that idle resolvers of an older configuration are not lent. */
 static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct conf *conf_current;
 static unsigned conf_gen;

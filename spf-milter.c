@@ -225,8 +225,8 @@ signal_thread(void *arg)
  * connections may).  Making one costs a udns context, its buffers and a
  * socket, so up to IDLE_RESOLVERS are kept for the next connection
  * instead of making one per connection (libmilter runs a thread per
- * connection).  A reload that changes the DNS settings makes a new
- * generation: resolvers of an older one are freed when met.
+ * connection).  Each reload starts a new generation (it may have changed
+ * the DNS settings): resolvers of an older one are freed when met.
  */
 #define IDLE_RESOLVERS	32
 

@@ -117,7 +117,7 @@ struct record {
 	unsigned nterms;
 	const char *redirect, *exp;	/* domain-specs, not terminated */
 	size_t redirectlen, explen;
-	struct term few[RECORD_FEW];
+	struct term few[RECORD_FEW];	/* cleared term by term as used */
 };
 
 struct pooled {
@@ -156,9 +156,19 @@ struct eval {
 	struct pooled *chunk[POOL_CHUNKS];
 	unsigned npool;
 	/* the first chunk, which most evaluations need alone: here, not
-	 * from malloc, which costs most where threads share it (musl) */
+	 * from malloc, which costs most where threads share it (musl).
+	 * Not cleared with the rest (eval_init()): pool_ask() clears each
+	 * entry it takes, so a fresh thread's stack is touched no deeper
+	 * than the entries used. */
 	struct pooled first[POOL_CHUNK];
 };
+
+/* Clear E but for its first chunk. */
+static void
+eval_init(struct eval *e)
+{
+	memset(e, 0, offsetof(struct eval, first));
+}
 
 /* ----------------------------------------------------- bounded strings */
 
@@ -1558,7 +1568,7 @@ parse_record(const char *txt, size_t len, struct record *r, char *err,
 {
 	size_t i, n = 0, cap = 0;
 
-	memset(r, 0, sizeof(*r));
+	memset(r, 0, offsetof(struct record, few));
 	for (i = 0; i < len; i++)
 		if ((unsigned char)txt[i] < 0x20 || (unsigned char)txt[i] > 0x7e) {
 			snprintf(err, errlen, "record has a character outside "
@@ -1595,6 +1605,7 @@ parse_record(const char *txt, size_t len, struct record *r, char *err,
 			continue;
 		}
 		t = &r->terms[n];
+		memset(t, 0, sizeof(*t));
 		t->text = s;
 		t->textlen = tlen;
 		t->qual = '+';
@@ -2315,7 +2326,7 @@ spf_check(const struct spf_request *req, const struct spf_resolver *res,
 	struct eval e;
 
 	memset(out, 0, sizeof(*out));
-	memset(&e, 0, sizeof(e));
+	eval_init(&e);
 	e.req = req;
 	e.res = res;
 	e.out = out;
@@ -2361,7 +2372,7 @@ spf_validated_names(const struct spf_request *req,
 
 	memset(out, 0, sizeof(*out));
 	memset(&scratch, 0, sizeof(scratch));
-	memset(&e, 0, sizeof(e));
+	eval_init(&e);
 	e.req = req;
 	e.res = res;
 	e.out = &scratch;

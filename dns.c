@@ -32,6 +32,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -785,11 +786,13 @@ cache_hash(const char *name, unsigned type)
  * A cached answer is handed out as it is, not copied (a copy is a
  * malloc, which costs most where threads share it: musl).  Its block
  * begins with the count of those that hold it: the cache while the
- * entry lives, and each question answered from it until it is dropped;
- * counted under the cache's lock.  Readers get the TTL it was kept with.
+ * entry lives, and each question answered from it until it is dropped.
+ * A holder is added under the cache's lock, while the cache holds it
+ * too, so the count cannot reach 0 then; letting go needs no lock.
+ * Readers get the TTL it was kept with.
  */
 struct held {
-	unsigned refs;
+	atomic_uint refs;
 };
 #define HELD_HDR	((sizeof(struct held) + _Alignof(max_align_t) - 1) & \
 			    ~(_Alignof(max_align_t) - 1))
@@ -813,7 +816,7 @@ answer_copy(const struct spf_answer *a, uint32_t ttl)
 	if ((block = calloc(1, HELD_HDR + sizeof(*a) +
 	    a->count * sizeof(a->rr[0]) + len + 1)) == NULL)
 		return NULL;
-	((struct held *)(void *)block)->refs = 1;
+	atomic_init(&((struct held *)(void *)block)->refs, 1);
 	c = (struct spf_answer *)(void *)(block + HELD_HDR);
 	c->status = a->status;
 	c->ttl = ttl;
@@ -830,13 +833,13 @@ answer_copy(const struct spf_answer *a, uint32_t ttl)
 	return c;
 }
 
-/* One holder of cached answer A lets go; with the cache's lock held. */
+/* One holder of cached answer A lets go. */
 static void
 answer_unhold(struct spf_answer *a)
 {
 	struct held *h = held_of(a);
 
-	if (--h->refs == 0)
+	if (atomic_fetch_sub(&h->refs, 1) == 1)
 		free(h);
 }
 
@@ -946,8 +949,8 @@ resolver_cache_free(struct resolver_cache *c)
 	free(c);
 }
 
-/* The cached answer to NAME/TYPE, held by the caller until
- * cache_release(), or NULL. */
+/* The cached answer to NAME/TYPE, held by the caller until it lets go
+ * (answer_unhold()), or NULL. */
 static struct spf_answer *
 cache_get(struct resolver_cache *c, const char *name, unsigned type)
 {
@@ -964,7 +967,7 @@ cache_get(struct resolver_cache *c, const char *name, unsigned type)
 		else {
 			lru_unlink(c, e);
 			lru_push(c, e);
-			held_of(e->ans)->refs++;
+			atomic_fetch_add(&held_of(e->ans)->refs, 1);
 			a = e->ans;
 		}
 	}
@@ -972,15 +975,6 @@ cache_get(struct resolver_cache *c, const char *name, unsigned type)
 	return a;
 }
 
-/* The caller of cache_get() is done with A. */
-static void
-cache_release(struct resolver_cache *c, struct spf_answer *a)
-{
-	if (pthread_mutex_lock(&c->lock) != 0)
-		return;		/* kept: better than freed while in use */
-	answer_unhold(a);
-	pthread_mutex_unlock(&c->lock);
-}
 
 static int
 cacheable(const struct spf_answer *a)
@@ -1747,6 +1741,13 @@ res_wait(void *ctx, struct spf_query *q)
 	struct resolver *d = ctx;
 	uint64_t now;
 
+	/* nothing open, nothing to take in (the evaluator waits on
+	 * answers from the cache too) */
+	if (d->waiting.head == NULL && d->flight.head == NULL) {
+		if (q->answer == NULL)	/* never submitted */
+			q->answer = &no_memory;
+		return;
+	}
 	poll_once(d, 0);
 	if (q->answer == NULL && q->priv != NULL) {
 		now = now_usec();
@@ -1762,10 +1763,9 @@ res_wait(void *ctx, struct spf_query *q)
 static void
 res_drop(void *ctx, struct spf_query *q)
 {
-	struct resolver *d = ctx;
-
+	(void)ctx;
 	if (q->priv == &from_cache)
-		cache_release(d->cache, q->answer);
+		answer_unhold(q->answer);	/* the cache's */
 	else {
 		if (q->priv != NULL)
 			forget(q->priv);

@@ -52,15 +52,15 @@ typedef void printer_fn(const struct conf *c, int arg, FILE *out);
 
 static const char *default_code(int r);
 static const char *default_status(int r);
-static setter_fn set_socket, set_socket_mode, set_user, set_bool,
+static setter_fn set_socket, set_socket_mode, set_string, set_bool,
     set_results, set_reply_code, set_status_code, set_reply_text,
-    set_header, set_hostname, set_authserv_id, set_networks,
+    set_header, set_networks,
     set_skip_senders, set_log_destination, set_log_level, set_facility,
     set_dns_timeout, set_dns_servers, set_cache_size, set_cache_bytes,
     set_names;
-static printer_fn print_socket, print_socket_mode, print_user, print_bool,
+static printer_fn print_socket, print_socket_mode, print_string, print_bool,
     print_results, print_reply_code, print_status_code, print_reply_text,
-    print_header, print_hostname, print_authserv_id, print_networks,
+    print_header, print_networks,
     print_skip_senders, print_log_destination, print_log_level,
     print_facility, print_dns_timeout, print_dns_servers, print_cache_size,
     print_cache_bytes, print_names;
@@ -75,6 +75,9 @@ enum {
 /* Selectors for the name lists of the exemptions. */
 enum { L_FORWARDERS, L_FORWARDER_DOMAINS, L_EXEMPT_RECIPIENTS };
 
+/* Selectors for the parameters that are one checked string. */
+enum { S_USER, S_HOSTNAME, S_AUTHSERV_ID };
+
 #define REPLY_KEYS(r, name) \
 	X(name "_reply_code", reply_code, r) \
 	X(name "_status_code", status_code, r) \
@@ -84,7 +87,7 @@ enum { L_FORWARDERS, L_FORWARDER_DOMAINS, L_EXEMPT_RECIPIENTS };
 #define CONF_KEYS \
 	X("socket", socket, 0) \
 	X("socket_mode", socket_mode, 0) \
-	X("user", user, 0) \
+	X("user", string, S_USER) \
 	X("verify_helo", bool, B_VERIFY_HELO) \
 	X("definitive_helo_results", results, R_DEFINITIVE_HELO) \
 	X("reject_results", results, R_REJECT) \
@@ -97,8 +100,8 @@ enum { L_FORWARDERS, L_FORWARDER_DOMAINS, L_EXEMPT_RECIPIENTS };
 	REPLY_KEYS(SPF_PERMERROR, "permerror") \
 	X("header", header, 0) \
 	X("include_all_results", bool, B_INCLUDE_ALL) \
-	X("hostname", hostname, 0) \
-	X("authserv_id", authserv_id, 0) \
+	X("hostname", string, S_HOSTNAME) \
+	X("authserv_id", string, S_AUTHSERV_ID) \
 	X("delete_incoming_authentication_results", bool, B_DELETE_AR) \
 	X("delete_incoming_received_spf", bool, B_DELETE_RSPF) \
 	X("trusted_networks", networks, 0) \
@@ -505,32 +508,6 @@ print_socket_mode(const struct conf *c, int arg, FILE *out)
 	fprintf(out, "%04o", c->socket_mode);
 }
 
-static int
-set_user(struct parse *p, int arg, const char *key, const char *value)
-{
-	char buf[80];
-	size_t n = strlen(value);
-
-	(void)arg;
-	if (n > 32 || value[0] == '-' ||
-	    strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789._-") != n) {
-		perr(p, "invalid %s \"%s\" (expected a user name or "
-		    "numeric uid, e.g. %s = spf-milter, or empty to keep the "
-		    "user it was started as)", key,
-		    shown(value, buf, sizeof(buf)), key);
-		return -1;
-	}
-	return replace_str(p, &p->c->user, value);
-}
-
-static void
-print_user(const struct conf *c, int arg, FILE *out)
-{
-	(void)arg;
-	fputs(c->user, out);
-}
-
 /* ------------------------------------------------------- bool, results */
 
 static bool *
@@ -815,54 +792,78 @@ valid_hostname(const char *s)
 	    "0123456789.-_") == n;
 }
 
-static int
-set_hostname(struct parse *p, int arg, const char *key, const char *value)
-{
-	char buf[80];
+/* --------------------------------------------------------- strings */
 
-	(void)arg;
-	if (*value != '\0' && !valid_hostname(value)) {
-		perr(p, "invalid %s \"%s\" (expected a domain name, e.g. "
-		    "%s = mx.example.org, or empty for the system's host "
-		    "name)", key, shown(value, buf, sizeof(buf)), key);
-		return -1;
-	}
-	return replace_str(p, &p->c->hostname, value);
+/* A user name or numeric uid (empty: keep the user it was started as). */
+static int
+valid_user(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n <= 32 && s[0] != '-' &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-") == n;
 }
 
-static void
-print_hostname(const struct conf *c, int arg, FILE *out)
+/* A host name, or empty for the system's. */
+static int
+valid_hostname_or_empty(const char *s)
 {
-	(void)arg;
-	fputs(c->hostname, out);
+	return *s == '\0' || valid_hostname(s);
 }
 
 /* RFC 8601 authserv-id is a value: we accept the token form only, which
  * covers host names and needs no quoting in the header field. */
 static int
-set_authserv_id(struct parse *p, int arg, const char *key, const char *value)
+valid_authserv_id(const char *s)
+{
+	const char *t;
+
+	for (t = s; *t != '\0'; t++)
+		if (*t <= 0x20 || *t >= 0x7f || strchr("()<>@,;:\\\"/[]?=", *t))
+			return 0;
+	return t - s <= 253;
+}
+
+/* The parameters that are one checked string, by selector: where the
+ * value goes, what it must be, and what the error message expects
+ * (around the key, as in "e.g. KEY = value"). */
+static const struct {
+	size_t slot;			/* offsetof(struct conf, ...) */
+	int (*valid)(const char *);
+	const char *expected, *example;
+} strings[] = {
+	[S_USER] = { offsetof(struct conf, user), valid_user,
+	    "a user name or numeric uid, e.g. ",
+	    " = spf-milter, or empty to keep the user it was started as" },
+	[S_HOSTNAME] = { offsetof(struct conf, hostname),
+	    valid_hostname_or_empty, "a domain name, e.g. ",
+	    " = mx.example.org, or empty for the system's host name" },
+	[S_AUTHSERV_ID] = { offsetof(struct conf, authserv_id),
+	    valid_authserv_id, "a token such as a host name, e.g. ",
+	    " = mx.example.org, or empty for hostname" },
+};
+
+static int
+set_string(struct parse *p, int arg, const char *key, const char *value)
 {
 	char buf[80];
-	const char *s;
 
-	(void)arg;
-	for (s = value; *s != '\0'; s++)
-		if (*s <= 0x20 || *s >= 0x7f || strchr("()<>@,;:\\\"/[]?=", *s))
-			break;
-	if (*s != '\0' || s - value > 253) {
-		perr(p, "invalid %s \"%s\" (expected a token such as a host "
-		    "name, e.g. %s = mx.example.org, or empty for hostname)",
-		    key, shown(value, buf, sizeof(buf)), key);
+	if (!strings[arg].valid(value)) {
+		perr(p, "invalid %s \"%s\" (expected %s%s%s)", key,
+		    shown(value, buf, sizeof(buf)), strings[arg].expected, key,
+		    strings[arg].example);
 		return -1;
 	}
-	return replace_str(p, &p->c->authserv_id, value);
+	return replace_str(p, (char **)(void *)((char *)p->c +
+	    strings[arg].slot), value);
 }
 
 static void
-print_authserv_id(const struct conf *c, int arg, FILE *out)
+print_string(const struct conf *c, int arg, FILE *out)
 {
-	(void)arg;
-	fputs(c->authserv_id, out);
+	fputs(*(char *const *)(const void *)((const char *)c +
+	    strings[arg].slot), out);
 }
 
 /* ------------------------------------------------------------ networks */

@@ -1866,6 +1866,18 @@ resolver_free(struct resolver *d)
 }
 
 void
+resolver_rest(struct resolver *d)
+{
+	if (d->flight.head != NULL)
+		return;
+	for (unsigned i = 0; i < d->nsrv; i++)
+		if (d->srv[i].fd >= 0 && dns_active(d->srv[i].ctx) == 0) {
+			dns_close(d->srv[i].ctx);
+			d->srv[i].fd = -1;
+		}
+}
+
+void
 resolver_begin(struct resolver *d, unsigned ms, struct spf_resolver *out)
 {
 	d->deadline = now_usec() + (uint64_t)(ms ? ms : d->timeout_ms) * 1000u;
@@ -1875,13 +1887,7 @@ resolver_begin(struct resolver *d, unsigned ms, struct spf_resolver *out)
 	out->drop = res_drop;
 	/* A fresh socket, so a fresh random source port, for each
 	 * evaluation: with udns's random IDs, 32 bits an off-path forger
-	 * must guess instead of 16 (a thread's context lives long).  They
-	 * open again when first needed. */
-	if (d->flight.head != NULL)
-		return;
-	for (unsigned i = 0; i < d->nsrv; i++)
-		if (d->srv[i].fd >= 0 && dns_active(d->srv[i].ctx) == 0) {
-			dns_close(d->srv[i].ctx);
-			d->srv[i].fd = -1;
-		}
+	 * must guess instead of 16 (a resolver lives long).  They open
+	 * again when first needed. */
+	resolver_rest(d);
 }

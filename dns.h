@@ -78,6 +78,9 @@ void resolver_free(struct resolver *r);
  */
 void resolver_begin(struct resolver *r, unsigned ms,
     struct spf_resolver *out);
+/* Between evaluations: close its sockets (they open again when needed),
+ * so that an idle resolver holds no descriptor. */
+void resolver_rest(struct resolver *r);
 
 /* -------------------------------------------------- for the tests only */
 

@@ -284,12 +284,14 @@ dns_borrow(const struct conf *c, unsigned gen)
 	return d != NULL ? d : dns_from_conf(c);
 }
 
-/* D, of generation GEN, is idle again. */
+/* D, of generation GEN, is idle again.  It keeps no socket: the
+ * descriptors kept in reserve are counted for sessions only. */
 static void
 dns_give_back(struct resolver *d, unsigned gen)
 {
 	if (d == NULL)
 		return;
+	resolver_rest(d);
 	if (pthread_mutex_lock(&idle_dns.lock) == 0) {
 		if (idle_dns.n < IDLE_RESOLVERS) {
 			idle_dns.d[idle_dns.n] = d;

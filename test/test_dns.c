@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <malloc.h>
@@ -1433,6 +1434,51 @@ test_cache(void **state)
 	resolver_cache_free(c);
 }
 
+/* Descriptors the process has open. */
+static int
+open_fds(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) != -1)
+			n++;
+	return n;
+}
+
+/* Between evaluations a resolver can be put to rest: its sockets close
+ * (the milter keeps idle resolvers, which must hold no descriptor), and
+ * it asks again as before. */
+static void
+test_rest(void **state)
+{
+	struct resolver *d;
+	struct spf_resolver r;
+	struct spf_query q;
+	int with, without;
+
+	(void)state;
+	NEED_SERVERS();
+	assert_non_null(d = resolver_at("DNS_TEST_PLAIN", 3000));
+	resolver_begin(d, 0, &r);
+	ask(&r, &q, "p1.test.example", SPF_T_A);
+	assert_int_equal(q.answer->status, SPF_DNS_OK);
+	r.drop(r.ctx, &q);
+	with = open_fds();
+	resolver_rest(d);
+	without = open_fds();
+	assert_int_equal(without, with - 1);
+	resolver_rest(d);	/* twice: nothing more to close */
+	assert_int_equal(open_fds(), without);
+	resolver_begin(d, 0, &r);
+	ask(&r, &q, "p2.test.example", SPF_T_A);
+	assert_int_equal(q.answer->status, SPF_DNS_OK);
+	assert_int_equal(q.answer->rr[0].data[3], 2);
+	r.drop(r.ctx, &q);
+	assert_int_equal(open_fds(), with);
+	resolver_free(d);
+}
+
 /* Heap bytes in use (glibc; run-dns-tests.sh turns its per-thread cache
  * of free chunks off, which would count as in use); 0 elsewhere. */
 static size_t
@@ -1618,6 +1664,7 @@ main(void)
 		cmocka_unit_test(test_drop_in_flight),
 		cmocka_unit_test(test_servers),
 		cmocka_unit_test(test_dead_server),
+		cmocka_unit_test(test_rest),
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_cache_bytes),
 		cmocka_unit_test(test_cache_threads),

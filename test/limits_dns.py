@@ -22,9 +22,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+from dnsproc import DNSProcess  # noqa: E402
 D = 'l10.test'
 
 
@@ -137,34 +138,14 @@ def build():
     return z, cases
 
 
-class Server:
-    def __init__(self, zone, tmp, tag, truncate):
-        self.portfile = os.path.join(tmp, 'port.' + tag)
-        self.log = os.path.join(tmp, 'log.' + tag)
-        self.proc = subprocess.Popen(
-            ['/usr/bin/python3', os.path.join(HERE, 'dnsserver.py'),
-             '--zone', zone, '--portfile', self.portfile, '--truncate',
-             str(truncate), '--log', self.log])
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if os.path.exists(self.portfile):
-                with open(self.portfile) as f:
-                    self.port = int(f.read().split()[0])
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError('dnsserver did not start')
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+def dns_server(zone, tmp, tag, truncate):
+    """test/dnsserver.py serving ZONE; stopped by its PID."""
+    portfile = os.path.join(tmp, 'port.' + tag)
+    log = os.path.join(tmp, 'log.' + tag)
+    return DNSProcess(
+        ['/usr/bin/python3', os.path.join(HERE, 'dnsserver.py'),
+         '--zone', zone, '--portfile', portfile, '--truncate',
+         str(truncate), '--log', log], portfile, 'dnsserver', log=log)
 
 
 def main():
@@ -182,7 +163,7 @@ def main():
         with open(zfile, 'w') as f:
             f.write('\n'.join(zone) + '\n')
         for mode in modes:
-            srv = Server(zfile, tmp, mode, 512 if mode == 'udp' else 12)
+            srv = dns_server(zfile, tmp, mode, 512 if mode == 'udp' else 12)
             try:
                 conf = os.path.join(tmp, 'conf.' + mode)
                 with open(conf, 'w') as f:

@@ -23,9 +23,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 import yaml
+
+from dnsproc import DNSProcess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SUITE = '/usr/share/doc/python3-spf/rfc7208-tests.yml.gz'
@@ -36,39 +37,17 @@ def load(path):
         return [d for d in yaml.safe_load_all(f) if d]
 
 
-class DNSServer:
+def dns_server(suite, index, truncate, tmp):
     """test/dnsserver.py for one scenario; stopped by its PID."""
-
-    def __init__(self, suite, index, truncate, tmp):
-        self.portfile = os.path.join(tmp, 'port.%d' % index)
-        args = [sys.executable, os.path.join(HERE, 'dnsserver.py'),
-                '--suite', suite, '--scenario', str(index),
-                '--portfile', self.portfile,
-                '--log', os.path.join(tmp, 'queries.%d' % index)]
-        if truncate:
-            args += ['--truncate', str(truncate)]
-        self.proc = subprocess.Popen(args)
-        self.port = None
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if os.path.exists(self.portfile):
-                with open(self.portfile) as f:
-                    self.port = int(f.read().split()[0])
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError('dnsserver for scenario %d did not start' % index)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+    portfile = os.path.join(tmp, 'port.%d' % index)
+    args = [sys.executable, os.path.join(HERE, 'dnsserver.py'),
+            '--suite', suite, '--scenario', str(index),
+            '--portfile', portfile,
+            '--log', os.path.join(tmp, 'queries.%d' % index)]
+    if truncate:
+        args += ['--truncate', str(truncate)]
+    return DNSProcess(args, portfile,
+                      'dnsserver for scenario %d' % index, wait=10)
 
 
 def run_test(binary, conf, port, test):
@@ -93,7 +72,7 @@ def run_test(binary, conf, port, test):
 def run_scenario(args, suite, index, doc, tmp):
     """[(name, failure text or None)] for every test of scenario INDEX."""
     results = []
-    srv = DNSServer(args.suite, index, args.truncate, tmp)
+    srv = dns_server(args.suite, index, args.truncate, tmp)
     try:
         for name, test in doc['tests'].items():
             want = test['result']

@@ -59,7 +59,7 @@ CHECK_FILES += test/test.mk test/lib.sh test/run-check.sh test/check-need.sh \
 	test/cmocka_filter.c $(MEMRES) test/conftool.c test/run-conf-tests.sh \
 	test/run-query-tests.sh bench/dnsd.c test/suite_mem.c \
 	test/suite2txt.py test/dnsserver.py test/test_dns.c test/run-dns-tests.sh \
-	test/suite-dns.sh test/suite_dns.py
+	test/suite-dns.sh test/suite_dns.py test/dnsproc.py
 
 # the configuration corpus (test/conf/) through conftool and -t
 check-config: spf-milter test/conftool

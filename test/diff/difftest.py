@@ -43,9 +43,11 @@ import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(1, os.path.dirname(HERE))     # test/: dnsproc
 
 import classes  # noqa: E402
 import gen      # noqa: E402
+from dnsproc import DNSProcess  # noqa: E402
 
 DNSSERVER = os.path.join(HERE, 'dnsd.py')
 RECEIVER = 'receiver.test'
@@ -53,38 +55,17 @@ RESULTS = ('pass', 'fail', 'softfail', 'neutral', 'none', 'temperror',
            'permerror')
 
 
-class DNSServer:
-    """test/dnsserver.py with ZONE on 127.0.0.1; stopped by its PID."""
-
-    def __init__(self, zone, tmp, tag, truncate):
-        self.portfile = os.path.join(tmp, 'port.' + tag)
-        self.log = os.path.join(tmp, 'queries.' + tag)
-        for f in (self.portfile, self.log):     # from the batch before
-            if os.path.exists(f):
-                os.unlink(f)
-        self.proc = subprocess.Popen(
-            ['/usr/bin/python3', DNSSERVER, '--zone', zone, '--portfile',
-             self.portfile, '--truncate', str(truncate), '--log', self.log])
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if os.path.exists(self.portfile):
-                with open(self.portfile) as f:
-                    self.port = int(f.read().split()[0])
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError('dnsserver did not start')
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+def dns_server(zone, tmp, tag, truncate):
+    """test/diff/dnsd.py with ZONE on 127.0.0.1; stopped by its PID."""
+    portfile = os.path.join(tmp, 'port.' + tag)
+    log = os.path.join(tmp, 'queries.' + tag)
+    for f in (portfile, log):       # from the batch before
+        if os.path.exists(f):
+            os.unlink(f)
+    return DNSProcess(
+        ['/usr/bin/python3', DNSSERVER, '--zone', zone, '--portfile',
+         portfile, '--truncate', str(truncate), '--log', log],
+        portfile, 'dnsserver', log=log)
 
 
 # ------------------------------------------------------------ evaluators
@@ -158,8 +139,8 @@ def run_batch(args, scns, tmp):
             owner.append((s, i))
     srv = {}
     try:
-        srv['udp'] = DNSServer(zone, tmp, 'udp', 512)
-        srv['tcp'] = DNSServer(zone, tmp, 'tcp', 12)
+        srv['udp'] = dns_server(zone, tmp, 'udp', 512)
+        srv['tcp'] = dns_server(zone, tmp, 'tcp', 12)
         confs = {}
         for k in ('udp', 'tcp'):
             confs[k] = os.path.join(tmp, 'conf.' + k)

@@ -975,7 +975,6 @@ cache_get(struct resolver_cache *c, const char *name, unsigned type)
 	return a;
 }
 
-
 static int
 cacheable(const struct spf_answer *a)
 {

@@ -10,13 +10,7 @@ mt.set_timeout(15)
 -- The questions the DNS server was asked so far (run-milter-tests.sh
 -- keeps its log next to the scripts' directories).
 local function dns_log()
-	local f = io.open(dir .. "/../dns.log", "rb")
-	if f == nil then
-		return ""
-	end
-	local s = f:read("*a")
-	f:close()
-	return s
+	return t.slurp(dir .. "/../dns.log")
 end
 
 -- MAIL FROM SENDER from IP saying HELO: refused?

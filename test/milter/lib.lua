@@ -116,15 +116,20 @@ function M.tempfail(r)
 	return r == SMFIR_REPLYCODE or r == SMFIR_TEMPFAIL
 end
 
--- The milter's log so far (its stderr, which the runner keeps in a file).
-function M.log()
-	local f = io.open(dir .. "/milter.log", "rb")
+-- The whole of file PATH, or "" when there is none.
+function M.slurp(path)
+	local f = io.open(path, "rb")
 	if f == nil then
 		return ""
 	end
 	local s = f:read("*a")
 	f:close()
 	return s
+end
+
+-- The milter's log so far (its stderr, which the runner keeps in a file).
+function M.log()
+	return M.slurp(dir .. "/milter.log")
 end
 
 -- Lines of the log that were added since MARK (a length of M.log()).

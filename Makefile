@@ -112,7 +112,7 @@ dist:
 		grep -v $(DIST_SKIP); } | LC_ALL=C sort -u) && \
 	{ git diff --quiet HEAD -- $$files || \
 		echo "make dist: uncommitted changes left out (the tarball is HEAD's)"; } && \
-	tmp=$(DIST_NAME).tar.$$$$ && \
+	tmp=$(DIST_NAME).tar.$$$$ && trap 'rm -f $$tmp $$tmp.gz' EXIT && \
 	git -c tar.umask=0022 archive --format=tar --prefix=$(DIST_NAME)/ \
 		-o $$tmp HEAD -- $$files && \
 	gzip -n -9 < $$tmp > $$tmp.gz && rm -f $$tmp && \

@@ -64,6 +64,11 @@ a=$(sha256sum <"$tmp/a.tar.gz" | cut -d' ' -f1)
 b=$(sha256sum <"$tmp/clone/$name.tar.gz" 2>/dev/null | cut -d' ' -f1)
 check "the same commit gives the same bytes (sha256 $a)" test "$a" = "$b"
 
+# ---- a make dist that fails (a file git does not have) leaves nothing
+(cd "$tmp/clone" && make -s dist DIST_FILES=no-such-file >/dev/null 2>&1)
+check "a failed make dist leaves no temporary file" \
+	sh -c "! ls '$tmp/clone' | grep -q '^$name\.tar\.[0-9]'"
+
 # ---- contents
 tar -tvzf "$tmp/a.tar.gz" >"$tmp/list"
 files=$(grep -c -v '^d' "$tmp/list")

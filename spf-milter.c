@@ -61,9 +61,9 @@
  * is refused for now rather than passed with a forged field left in. */
 #define DELETE_MAX	65536
 /* Thread stacks: an evaluation holds about 6 KB in its frame (its first
- * 16 questions), 2-4 KB per include level, the rest on the heap; the
- * deepest stack measured was about 20 KiB (bench/README).  0 keeps the
- * C library's default (sanitizers need more). */
+ * 16 questions) and 2-4 KB per include level (11 at most), the rest on
+ * the heap: bench/spfbench prints what it touches.  0 keeps the C
+ * library's default (sanitizers need more). */
 #ifndef THREAD_STACK
 #define THREAD_STACK	(256 * 1024)
 #endif

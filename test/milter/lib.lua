@@ -69,6 +69,13 @@ function M.message(conn, headers)
 	if not mt.test_option(conn, SMFIP_NORCPT) then
 		M.must("rcptto", mt.rcptto(conn, "<user@test.example>"))
 	end
+	return M.data(conn, headers)
+end
+
+-- From DATA on: headers (a list of {name, value}), body, end of
+-- message, for a caller that sent its own recipients.  Returns the
+-- reply at end of message.
+function M.data(conn, headers)
 	if not mt.test_option(conn, SMFIP_NODATA) then
 		M.must("data", mt.data(conn))
 	end

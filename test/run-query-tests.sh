@@ -160,22 +160,14 @@ has "fail: the action is the configured reply" \
     "action: reject 550 5.7.23 SPF validation failed: 198.51.100.1 may not send mail for fail.test"
 has "fail: the HELO result comes first" "helo: none"
 query 192.0.2.1 user@pass.test helo.none.test
-if grep -q '^action: accept, header Received-SPF: pass (mx.check.test: domain of user@pass.test designates 192.0.2.1 as permitted sender) receiver=mx.check.test; .*; identity=mailfrom$' "$tmp/out"; then
-	ok "pass: accept, with the field it would add (unfolded)"
-else
-	not_ok "pass: accept, with the field it would add"
-	sed 's/^/    | /' "$tmp/out"
-fi
+matches "pass: accept, with the field it would add (unfolded)" \
+    '^action: accept, header Received-SPF: pass (mx.check.test: domain of user@pass.test designates 192.0.2.1 as permitted sender) receiver=mx.check.test; .*; identity=mailfrom$'
 # a definitive HELO pass decides; the first line is still MAIL FROM's
 query 192.0.2.1 user@fail.test helo.pass.test
 if [ "$r" = fail ]; then ok "first line: the MAIL FROM result, whatever HELO gives"; else not_ok "first line \"$r\" is not MAIL FROM's fail"; fi
 has "definitive HELO pass" "helo: pass"
-if grep -q '^action: accept (HELO result definitive), header Received-SPF: pass .*identity=helo$' "$tmp/out"; then
-	ok "definitive HELO pass: accepted with the HELO field"
-else
-	not_ok "definitive HELO pass: accepted with the HELO field"
-	sed 's/^/    | /' "$tmp/out"
-fi
+matches "definitive HELO pass: accepted with the HELO field" \
+    '^action: accept (HELO result definitive), header Received-SPF: pass .*identity=helo$'
 query 192.0.2.1 user@pass.test helo.fail.test
 has "HELO fail: refused for the HELO" \
     "action: reject 550 5.7.23 SPF validation failed: 192.0.2.1 is not a permitted sender for helo.fail.test"

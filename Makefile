@@ -39,7 +39,7 @@ PYTHON     = /usr/bin/python3
 
 SRCS = spf.c dns.c conf.c header.c spf-milter.c
 OBJS = $(SRCS:.c=.o)
-HDRS = spf.h dns.h conf.h header.h
+HDRS = spf.h dns.h conf.h header.h milter-threads.h
 # the make files a build reads (copies of the tree need them all)
 MAKE_FILES = Makefile musl.mk libmilter.mk test/test.mk
 
@@ -96,7 +96,7 @@ install: spf-milter
 # copies that in).  Uncommitted changes are not in it.
 DIST_NAME  = spf-milter-$(VERSION)
 DIST_FILES = $(MAKE_FILES) README NEWS LICENSE spf-milter.conf \
-	spf-milter.8 spf-milter.conf.5 $(SRCS) $(HDRS) \
+	spf-milter.8 spf-milter.conf.5 $(SRCS) $(HDRS) milter-threads.c \
 	$(CHECK_UNITS:%=test/%.c) $(CHECK_FILES)
 DIST_DIRS  = contrib test/conf
 # left out of DIST_DIRS: the Debian packaging and the maintainers' tools

@@ -25,6 +25,16 @@
 # 0.1 s (bench/README).  Debian's libmilter is built with the pool: the
 # milter warns at start when it finds it linked in (spf-milter(8)).
 #
+# The thread cache: libmilter's sources are compiled with pthread_create
+# and pthread_detach renamed to milter-threads.c's functions, which goes
+# into the same archive: a thread whose session ended waits (up to 32
+# of them) to run the next session instead of ending, and a session
+# that finds none waiting gets a new thread at once as before.  musl
+# unmaps a thread's stack when it ends, so without the cache every
+# connection paid for a new mapping and faulted in each stack page it
+# touched: the cache raised the musl binary's throughput by about 45 %
+# (bench/README).
+#
 # Why: OpenWrt's libmilter-sendmail is built without NETINET6.  When
 # Postfix then reports a client with an IPv6 address, libmilter logs
 # "connect[N]: unknown family 54" and aborts the session before the
@@ -52,7 +62,11 @@ LIBMILTER_LIBSM_SRCS = errstring strl
 LIBMILTER_DEFS = -DNOT_SENDMAIL -Dsm_snprintf=snprintf -D_REENTRANT \
 	-DNETINET -DNETUNIX -DSM_CONF_POLL=1 -DNEEDSGETIPNODE=1 \
 	-DHAS_GETHOSTBYNAME2=1 -DSOCKADDR_LEN_T=socklen_t \
-	-DSOCKOPT_LEN_T=socklen_t
+	-DSOCKOPT_LEN_T=socklen_t $(LIBMILTER_THREADS_DEFS)
+# The sessions' threads come from milter-threads.c's cache, which goes
+# into the same archive.
+LIBMILTER_THREADS_DEFS = -Dpthread_create=thread_cache_create \
+	-Dpthread_detach=thread_cache_detach
 LIBMILTER_DEFS_IPV6_1 = -DNETINET6
 LIBMILTER_DEFS_IPV6_0 =
 LIBMILTER_DEFS_POOL_1 = -D_FFR_WORKERS_POOL=1
@@ -91,7 +105,8 @@ $(MILTER_OBJ)/include/sm_os.h: $(MILTER_SRC)/include/sm/os/sm_os_linux.h
 	sed 's/^#define[[:space:]]*SM_CONF_SYS_CDEFS_H[[:space:]]*1/#define SM_CONF_SYS_CDEFS_H 0/' \
 		$< > $@
 
-$(MILTER_OBJ)/libmilter.a: $(MILTER_OBJ)/defs $(MILTER_OBJ)/include/sm_os.h
+$(MILTER_OBJ)/libmilter.a: $(MILTER_OBJ)/defs $(MILTER_OBJ)/include/sm_os.h \
+		milter-threads.c milter-threads.h
 	rm -f $@ $(MILTER_OBJ)/*.o
 	for f in $(LIBMILTER_SRCS); do \
 		$(CC) $(MILTER_CFLAGS) -c -o $(MILTER_OBJ)/$$f.o \
@@ -101,6 +116,8 @@ $(MILTER_OBJ)/libmilter.a: $(MILTER_OBJ)/defs $(MILTER_OBJ)/include/sm_os.h
 		$(CC) $(MILTER_CFLAGS) -c -o $(MILTER_OBJ)/$$f.o \
 			$(MILTER_SRC)/libsm/$$f.c || exit 1; \
 	done
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c -o $(MILTER_OBJ)/milter-threads.o \
+		milter-threads.c
 	$(AR) rcs $@ $(MILTER_OBJ)/*.o
 
 .PHONY: FORCE

@@ -119,7 +119,8 @@ MUSL_MILTER_CFLAGS = $(MUSL_CFLAGS) -w $(MUSL_MILTER_DEFS) -I$(MUSL_INC) \
 
 # $(MUSL_DIR)/pool1/libmilter.a or pool0/: the objects differ only in the
 # worker pool define.
-$(MUSL_DIR)/pool%/libmilter.a: $(MUSL_DIR)/headers.stamp
+$(MUSL_DIR)/pool%/libmilter.a: $(MUSL_DIR)/headers.stamp milter-threads.c \
+		milter-threads.h
 	rm -rf $(@D) && mkdir -p $(@D)
 	for f in $(MUSL_MILTER_SRCS); do \
 		$(MUSL_CC) $(MUSL_MILTER_CFLAGS) $(MUSL_POOL_DEFS_$*) \
@@ -129,6 +130,8 @@ $(MUSL_DIR)/pool%/libmilter.a: $(MUSL_DIR)/headers.stamp
 		$(MUSL_CC) $(MUSL_MILTER_CFLAGS) \
 			-c -o $(@D)/$$f.o $(MUSL_SM)/libsm/$$f.c || exit 1; \
 	done
+	$(MUSL_CC) $(CPPFLAGS) $(WARN) $(MUSL_CFLAGS) -c -o $(@D)/milter-threads.o \
+		milter-threads.c
 	ar rcs $@ $(@D)/*.o
 
 $(MUSL_DIR)/udns-obj/libudns.a: $(MUSL_DIR)/headers.stamp

@@ -46,6 +46,11 @@
 #include "header.h"
 #include "dns.h"
 #include "conf.h"
+#include "milter-threads.h"
+
+/* milter-threads.c comes with a libmilter that libmilter.mk or musl.mk
+ * compiled; a system libmilter has no thread cache. */
+#pragma weak thread_cache_idle
 
 #ifndef SPF_MILTER_VERSION
 #define SPF_MILTER_VERSION "unknown"
@@ -1817,7 +1822,8 @@ libmilter_polls(void)
  * (session_fds()), and a thread each within RLIMIT_NPROC and two memory
  * mappings each (stack and guard) within vm.max_map_count.  With a
  * thread per connection the sessions are the threads beyond those
- * running before the first one, counted from /proc/self/stat only when
+ * running before the first one, less those waiting in the thread cache
+ * (milter-threads.c), counted from /proc/self/stat only when
  * an upper bound (the last count plus the admissions since) reaches the
  * room: far from the limits this costs nothing.  A connection that
  * cannot be admitted is refused: accepted and closed at once, so the MTA
@@ -2037,10 +2043,13 @@ admit_session(char *why, size_t len)
 		return 1;
 	}
 	/* near the room: count the sessions (the accepted one has no
-	 * thread yet) */
+	 * thread yet; threads waiting in the cache serve none, and the
+	 * next session takes one of them instead of a new thread) */
 	if ((threads = count_threads()) < 0)
 		return 1;
 	adm.bound = threads - adm.base_threads;
+	if (thread_cache_idle != NULL)
+		adm.bound -= (long)thread_cache_idle();
 	if (adm.bound < 0)
 		adm.bound = 0;
 	if (adm.bound < room) {

@@ -52,7 +52,7 @@ check-%: test/%
 	CMOCKA_TEST_FILTER='$(FILTER)' ./test/$*
 
 CHECK_NEED = PYTHON=$(PYTHON) sh test/check-need.sh
-CHECK_UNITS += test_spf test_conf test_header
+CHECK_UNITS += test_spf test_conf test_header test_threads
 CHECKS      += config query suite_mem test_dns suite_dns
 CHECK_BINS  += test/conftool bench/dnsd test/suite_mem test/test_dns
 CHECK_FILES += test/test.mk test/lib.sh test/run-check.sh test/check-need.sh \
@@ -203,14 +203,29 @@ TEST_BINS += test/test_conf test/conftool
 # (section: milter)
 # The milter under miltertest (test/milter/*.lua, each with its own config,
 # against test/dnsserver.py), and end to end behind a private Postfix.
-.PHONY: test-header test-milter test-milter-valgrind test-milter-asan \
-	test-postfix test-consumers test-sendmail
+.PHONY: test-header test-threads test-threads-tsan test-milter \
+	test-milter-valgrind test-milter-asan test-postfix test-consumers \
+	test-sendmail
 # header.c on its own (spf.c for spf_buf and the result names).
 test/test_header: test/test_header.c header.c spf.c header.h spf.h
 	$(CC) $(CPPFLAGS) -I. $(WARN) $(CFLAGS) -o $@ test/test_header.c header.c spf.c $(CMOCKA_LIBS)
 
 test-header: test/test_header
 	./test/test_header
+
+# milter-threads.c, the thread cache libmilter runs its sessions on; and
+# the same under ThreadSanitizer.
+test/test_threads: test/test_threads.c milter-threads.c milter-threads.h
+	$(CC) $(CPPFLAGS) -I. $(WARN) $(CFLAGS) -o $@ test/test_threads.c milter-threads.c $(CMOCKA_LIBS) -lpthread
+
+test-threads: test/test_threads
+	./test/test_threads
+
+test/test_threads-tsan: test/test_threads.c milter-threads.c milter-threads.h
+	$(CC) $(CPPFLAGS) -I. $(WARN) -O1 -g -fsanitize=thread -o $@ test/test_threads.c milter-threads.c $(CMOCKA_LIBS) -lpthread
+
+test-threads-tsan: test/test_threads-tsan
+	TSAN_OPTIONS=halt_on_error=1 ./test/test_threads-tsan
 
 # bench/mload adds the stress step: 16 connections during SIGUSR1 storms
 # (left out where bench/ is not there, as in the copy `make sanitize` uses).
@@ -263,10 +278,11 @@ test-consumers: spf-milter
 test-sendmail: spf-milter
 	PYTHON=$(PYTHON) sh test/run-sendmail-test.sh || [ $$? -eq 77 ]
 
-TESTS     += test-header test-milter test-milter-valgrind \
+TESTS     += test-header test-threads-tsan test-milter test-milter-valgrind \
 	test-milter-asan test-postfix test-socket test-consumers \
 	test-sendmail
-TEST_BINS += test/spf-milter-dyn test/spf-milter-asan test/test_header
+TEST_BINS += test/spf-milter-dyn test/spf-milter-asan test/test_header \
+	test/test_threads test/test_threads-tsan
 
 # ---- cross builds under qemu-user, fuzzing, sanitizers ----------------
 # (section: portability)
@@ -293,7 +309,7 @@ fuzz: test/fuzz_spf
 # copy of the tree under san/, dynamically linked (ASan needs it).
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 SAN_TESTS ?= test-spf test-suite-mem test-dns test-suite-dns test-conf-unit test-conf \
-	test-header test-milter
+	test-header test-threads test-milter
 sanitize:
 	rm -rf san && mkdir -p san
 	cp -R $(MAKE_FILES) *.c *.h spf-milter.conf* spf-milter.8 test contrib san/
@@ -339,7 +355,7 @@ include musl.mk
 # lists follow the sections above (MEMRES, CONF_TEST_SRCS).
 MUSL_T = $(MUSL_DIR)/tests
 MUSL_TEST_BINS = $(MUSL_T)/test_spf $(MUSL_T)/suite_mem $(MUSL_T)/test_conf \
-	$(MUSL_T)/test_dns
+	$(MUSL_T)/test_dns $(MUSL_T)/test_threads
 MUSL_TEST_CC = $(MUSL_CC) -static $(CPPFLAGS) $(WARN) $(MUSL_CFLAGS) -I. \
 	-I$(MUSL_INC) -I$(MUSL_DIR)/cmocka/include -isystem $(MUSL_KINC)
 
@@ -382,6 +398,10 @@ $(MUSL_T)/test_dns: test/test_dns.c dns.c spf.c $(MUSL_HDRS) $(MUSL_CMOCKA) $(MU
 	$(MUSL_TEST_CC) -o $@ test/test_dns.c dns.c spf.c $(MUSL_CMOCKA) \
 		$(MUSL_UDNS_A) -lpthread
 
+$(MUSL_T)/test_threads: test/test_threads.c milter-threads.c $(MUSL_HDRS) $(MUSL_CMOCKA) $(MUSL_DIR)/headers.stamp
+	@mkdir -p $(@D)
+	$(MUSL_TEST_CC) -o $@ test/test_threads.c milter-threads.c $(MUSL_CMOCKA) -lpthread
+
 .PHONY: test-initscripts test-busybox test-musl test-musl-skipped
 test-initscripts:
 	sh contrib/check-scripts.sh
@@ -394,6 +414,7 @@ test-musl: musl musl-tests test/out/suite.txt
 	$(MUSL_T)/test_spf
 	$(MUSL_T)/suite_mem test/out/suite.txt
 	$(MUSL_T)/test_conf
+	$(MUSL_T)/test_threads
 	TEST=$(MUSL_T)/test_dns PYTHON=$(PYTHON) sh test/run-dns-tests.sh
 	BINARY=./spf-milter.musl PYTHON=$(PYTHON) sh test/suite-dns.sh udp
 	BINARY=./spf-milter.musl PYTHON=$(PYTHON) sh test/suite-dns.sh tcpall

@@ -198,4 +198,32 @@ t.step("many forged Authentication-Results", function()
 	mt.disconnect(conn)
 end)
 
+
+-- libmilter's sessions run on threads that wait for the next session
+-- (milter-threads.c): 20 sessions one after the other are served by a
+-- few threads, not by 20 new ones.  The threads are read while each
+-- session is open, when its thread is alive whatever the model.
+t.step("a session's thread serves the next", function()
+	local seen, new = {}, 0
+	local function tasks(count)
+		local p = io.popen("ls /proc/" .. pid .. "/task")
+		for tid in p:lines() do
+			if count and not seen[tid] then
+				new = new + 1
+			end
+			seen[tid] = true
+		end
+		p:close()
+	end
+	tasks(false)
+	for _ = 1, 20 do
+		local conn = t.open("192.0.2.1", "helo-neutral.example")
+		t.mail(conn, "a@pass.example")
+		tasks(true)
+		mt.disconnect(conn)
+		mt.sleep(0.1)	-- the thread goes back to wait
+	end
+	t.check(new <= 5, "20 sessions on " .. new .. " new thread(s)")
+end)
+
 t.done()

@@ -5,8 +5,9 @@
 #   - download: the release tarball (make dist) and sendmail's source
 #     (Debian's orig tarball of sendmail, the same bytes as sendmail's
 #     release) match PKG_HASH and the sendmail HASH;
-#   - prepare, compile: libmilter compiled in with NETINET6, no
-#     libmilter.so needed; the project's flags survive the package's;
+#   - prepare, compile: libmilter compiled in with NETINET6 and the
+#     thread cache, no libmilter.so needed; the project's flags survive
+#     the package's;
 #   - install: the binary, the init script, the UCI file, and
 #     /etc/spf-milter.conf readable by the service user (0644) with
 #     "user = spf-milter";
@@ -62,6 +63,9 @@ build=$tmp/build/spf-milter-$version
 
 check "libmilter compiled in with NETINET6" \
 	grep -q -- -DNETINET6 "$build/build/libmilter/defs"
+check "libmilter's sessions run on the thread cache (milter-threads.c)" \
+	sh -c "grep -q -- -Dpthread_create=thread_cache_create '$build/build/libmilter/defs' &&
+	    test -f '$build/build/libmilter/milter-threads.o'"
 check "no libmilter.so needed" sh -c "! ldd '$bin' | grep -q libmilter"
 check "-V says $version" test "$("$bin" -V)" = "spf-milter $version"
 check "the target's CPPFLAGS and the project's defines both reached the compiler" \

@@ -198,7 +198,6 @@ t.step("many forged Authentication-Results", function()
 	mt.disconnect(conn)
 end)
 
-
 -- libmilter's sessions run on threads that wait for the next session
 -- (milter-threads.c): 20 sessions one after the other are served by a
 -- few threads, not by 20 new ones.  The threads are read while each
